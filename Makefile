@@ -1,0 +1,117 @@
+# Ember: one plain Makefile.
+#   make            build build/ember
+#   make test       install deps if needed, build, run unit + integration tests + short fuzz
+#   make run        build and run the server on :4040 storing in ./data
+#   make bench      run the benchmarks and append to bench/RESULTS.md
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each (default 60)
+# Knobs: SANITIZE=address,undefined | SANITIZE=thread, BUILD=<dir> (default build), CC.
+
+BUILD    ?= build
+CC       ?= cc
+SANITIZE ?=
+OPT      ?= -O2
+FUZZ_SECONDS ?= 60
+
+PKGS     := libprotobuf-c jansson yaml-0.1 libpcre2-8 libzstd zlib libdeflate libxxhash libcurl
+DEPS_OK  := $(BUILD)/.deps-ok
+
+CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+  -Wno-missing-field-initializers -D_GNU_SOURCE -fno-omit-frame-pointer \
+  -Isrc -I$(BUILD)/gen
+ifneq ($(SANITIZE),)
+CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=$(SANITIZE)
+endif
+CFLAGS  += $(CFLAGS_BASE)
+LDLIBS  := -lhttp_parser -lprotobuf-c -ljansson -lyaml -lpcre2-8 -lzstd -lz -ldeflate -lxxhash -lcurl -lpthread -lm
+LDFLAGS += $(LDFLAGS_SAN)
+
+PROTOS    := $(wildcard proto/*.proto)
+PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H   := $(PROTO_C:.c=.h)
+
+LIB_SRC   := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
+TEST_SRC  := $(shell find tests/unit -name '*_test.c' 2>/dev/null | sort)
+TEST_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+FUZZ_SRC  := $(wildcard fuzz/*.c)
+FUZZ_BIN  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all deps test unit integ run bench fuzz fuzz-short clean
+.SECONDARY:
+
+all: $(BUILD)/ember
+
+$(DEPS_OK): scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+deps: $(DEPS_OK)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror -Wshadow,$(CFLAGS)) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/%.o: src/%.c $(PROTO_H) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libember.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ember: $(BUILD)/obj/cli/main.o $(BUILD)/libember.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libember.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libember.a -lcmocka $(LDLIBS)
+
+unit: $(TEST_BIN)
+	@bash tests/run-unit.sh $(BUILD) $(TEST_BIN)
+
+integ: $(BUILD)/ember
+	@EMBER_BIN=$(abspath $(BUILD)/ember) bash tests/run-integ.sh
+
+test: $(DEPS_OK)
+	$(MAKE) SANITIZE=address,undefined BUILD=build-asan all unit
+	$(MAKE) SANITIZE=address,undefined BUILD=build-asan integ
+	$(MAKE) fuzz-short
+
+run: $(BUILD)/ember
+	$(BUILD)/ember server -storage.filesystem.dir=./data
+
+# ---- fuzzing (clang libFuzzer) ------------------------------------------------------
+FUZZ_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(CFLAGS_BASE)) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/fuzzobj/gen/%.o,$(PROTO_C))
+
+$(BUILD)/fuzzobj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	clang $(filter-out -Werror -Wshadow,$(FUZZ_CFLAGS)) -c -o $@ $<
+
+$(BUILD)/fuzzobj/%.o: src/%.c $(PROTO_H) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@bash tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-short: $(DEPS_OK)
+	$(MAKE) BUILD=build-fuzz $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_BIN))
+	@bash tests/run-fuzz.sh 10 $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_BIN))
+
+bench: $(BUILD)/ember
+	@bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz build-*
+
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj -name '*.d' 2>/dev/null)

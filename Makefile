@@ -36,6 +36,8 @@ TEST_SRC  := $(shell find tests/unit -name '*_test.c' 2>/dev/null | sort)
 TEST_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 FUZZ_SRC  := $(wildcard fuzz/*.c)
 FUZZ_BIN  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps test unit integ run bench fuzz fuzz-short clean
 .SECONDARY:
@@ -108,7 +110,11 @@ fuzz-short: $(DEPS_OK)
 	$(MAKE) BUILD=build-fuzz $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_BIN))
 	@bash tests/run-fuzz.sh 10 $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZ_BIN))
 
-bench: $(BUILD)/ember
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libember.a $(LDLIBS)
+
+bench: $(BUILD)/ember $(BENCH_BIN)
 	@bash bench/run.sh $(BUILD)
 
 clean:

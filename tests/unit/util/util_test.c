@@ -3,6 +3,7 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/crc32c.h"
+#include "util/gzip.h"
 #include "util/utf8.h"
 
 static void test_crc32c_known_vectors(void **state)
@@ -62,6 +63,36 @@ static void test_arena_limit(void **state)
 	arena_release(&a);
 }
 
+static void test_gzip_roundtrip_and_bomb(void **state)
+{
+	(void)state;
+	size_t n = 1 << 20;
+	uint8_t *zeros = calloc(1, n);
+	struct buf gz = BUF_INIT, out = BUF_INIT;
+	gzip_deflate(slice_make(zeros, n), 6, &gz);
+	assert_true(gzip_is_gzip(slice_make(gz.p, gz.n)));
+	assert_true(gz.n < n / 100);
+	assert_int_equal(gzip_inflate(slice_make(gz.p, gz.n), n, &out), 0);
+	assert_int_equal(out.n, n);
+	assert_memory_equal(out.p, zeros, n);
+	buf_release(&out);
+	/* A cap below the real size is refused, and nothing is left in out. */
+	assert_int_equal(gzip_inflate(slice_make(gz.p, gz.n), n - 1, &out), EMBER_ETOOBIG);
+	assert_int_equal(out.n, 0);
+	/* Truncated input is corrupt, not a crash. */
+	assert_int_equal(gzip_inflate(slice_make(gz.p, gz.n - 5), n, &out), EMBER_EINVAL);
+	/* Two members concatenate. */
+	struct buf two = BUF_INIT;
+	buf_append(&two, gz.p, gz.n);
+	buf_append(&two, gz.p, gz.n);
+	assert_int_equal(gzip_inflate(slice_make(two.p, two.n), 2 * n, &out), 0);
+	assert_int_equal(out.n, 2 * n);
+	buf_release(&two);
+	buf_release(&out);
+	buf_release(&gz);
+	free(zeros);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -69,6 +100,7 @@ int main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_buf_json_string),
 		cmocka_unit_test(test_arena_limit),
+		cmocka_unit_test(test_gzip_roundtrip_and_bomb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,8 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_OK)
 
 $(BUILD)/obj/%.o: src/%.c $(PROTO_H) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libember.a: $(LIB_OBJ)
 	@rm -f $@

@@ -1,0 +1,55 @@
+/* config: the server's settings, from defaults, then the YAML file (-config.file), then
+ * command-line flags (flags win). Flag names and YAML keys are Pyroscope's, so existing
+ * Pyroscope configurations and command lines carry over. The full list is one table in
+ * config.c; `ember server --help` prints it and README.md documents it. */
+#ifndef EMBER_SERVER_CONFIG_H
+#define EMBER_SERVER_CONFIG_H
+
+#include "ingest/plan.h"
+
+struct config {
+	char *config_file;
+	char *target;
+	char *http_address;
+	int64_t http_port;
+	int64_t read_timeout_ns;
+	int64_t idle_timeout_ns;
+	int64_t shutdown_timeout_ns;
+	int64_t workers;
+	char *storage_backend;
+	char *storage_dir;
+	bool multitenancy;
+	char *log_level;
+	double body_limit_mb;
+	bool disable_label_sanitization;
+	int64_t max_profile_bytes, max_samples, max_labels_per_sample, max_stack_depth, max_symbol_len;
+	int64_t max_label_name_len, max_label_value_len, max_label_names;
+	int64_t reject_older_than_ns, reject_newer_than_ns;
+	double rate_mb, burst_mb;
+	int64_t max_series;
+	bool wal_sync;
+};
+
+/** Fills c with the defaults (allocates its strings). */
+void config_init(struct config *c);
+/** Frees the strings. */
+void config_release(struct config *c);
+
+/** Applies argv[0..argc) (flags only, after the subcommand): first reads -config.file if
+ * given, then applies every flag. Returns 0, or EMBER_EINVAL with a message in err
+ * (unknown flag, bad value, unreadable or malformed YAML, unknown YAML key). */
+int config_load(struct config *c, int argc, char **argv, char *err, size_t errlen) EMBER_WUR;
+
+/** Checks the combination of settings (e.g. -target); EMBER_EINVAL with a message. */
+int config_check(const struct config *c, char *err, size_t errlen) EMBER_WUR;
+
+/** The ingest limits the settings describe. */
+void config_ingest_limits(const struct config *c, struct ingest_limits *out);
+
+/** Writes the flag reference (name, default, YAML key, help) to f. */
+void config_print_help(FILE *f);
+
+/** Parses a duration like "1h", "10m", "30s", "1h30m", "500ms", "7d", "0" into ns. */
+int config_parse_duration(const char *s, int64_t *out_ns) EMBER_WUR;
+
+#endif

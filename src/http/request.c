@@ -150,6 +150,8 @@ static int on_headers_complete(http_parser *hp)
 {
 	struct http_reqparser *p = hp->data;
 	p->headers_done = true;
+	if (hp->http_major != 1)
+		return fail(p, EMBER_EINVAL, 400, "unsupported HTTP version");
 	bool chunked = (hp->flags & F_CHUNKED) != 0;
 	bool has_len = (hp->flags & F_CONTENTLENGTH) != 0;
 	if (!chunked && has_len) {

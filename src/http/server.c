@@ -25,6 +25,9 @@
 #define READS_PER_EVENT 4
 #define MAX_EVENTS 256
 #define ACCEPT_PAUSE_MS 100
+/* Connections past max_connections that are being sent a 503 (each for at most
+ * LINGER_MS); past this many more, new connections are closed without a word. */
+#define MAX_REJECTING 64
 
 enum conn_state { CS_READING, CS_PROCESSING, CS_WRITING, CS_LINGER, CS_CLOSED };
 enum timer_kind { TL_READ, TL_IDLE, TL_LINGER, TL_COUNT };
@@ -39,6 +42,7 @@ struct conn {
 	bool exchange;          /* req/resp hold a request being answered */
 	bool keep_alive;        /* after the current response */
 	bool linger_after;      /* drain before closing */
+	bool rejected;          /* over max_connections: only gets a 503 */
 	unsigned n_requests;
 	struct conn *prev, *next;   /* all connections */
 	struct conn *tprev, *tnext; /* timer list */
@@ -77,6 +81,7 @@ struct http_server {
 	int64_t accept_resume_at;
 	struct conn *conns; /* all, doubly linked */
 	size_t n_conns;
+	size_t n_rejected;  /* of n_conns, those only getting a 503 */
 	struct tlist tl[TL_COUNT];
 	struct conn *graveyard;
 	uint8_t *scratch;
@@ -94,11 +99,6 @@ struct http_server {
 
 /* Tags for epoll data that are not connections. */
 static char listen_tag, wake_tag;
-
-static const char busy_response[] =
-	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-	"Content-Length: 58\r\nConnection: close\r\n\r\n"
-	"{\"code\":\"unavailable\",\"message\":\"too many connections\"}";
 
 static int64_t now_ms(void)
 {
@@ -289,6 +289,8 @@ static void conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	s->n_conns--;
+	if (c->rejected)
+		s->n_rejected--;
 	/* Freed after the current batch of events, which may still mention it. */
 	c->qnext = s->graveyard;
 	s->graveyard = c;
@@ -561,21 +563,6 @@ static void on_conn_event(struct conn *c, uint32_t ev)
 		on_readable(c);
 }
 
-static void reject_busy(int fd)
-{
-	/* Read what the client already sent so that closing does not reset the connection
-	 * before it reads the 503. */
-	char tmp[4096];
-	for (int i = 0; i < 16; i++) {
-		if (recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT) <= 0)
-			break;
-	}
-	ssize_t w = send(fd, busy_response, sizeof(busy_response) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)w;
-	shutdown(fd, SHUT_WR);
-	close(fd);
-}
-
 static void format_remote(const struct sockaddr_storage *ss, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN] = "";
@@ -614,8 +601,9 @@ static void on_accept(struct http_server *s)
 			}
 			return;
 		}
-		if (s->n_conns >= (size_t)s->cfg.max_connections) {
-			reject_busy(fd);
+		bool reject = s->n_conns - s->n_rejected >= (size_t)s->cfg.max_connections;
+		if (reject && s->n_rejected >= MAX_REJECTING) {
+			close(fd); /* under a flood even the 503s are capped */
 			continue;
 		}
 		int one = 1;
@@ -644,6 +632,13 @@ static void on_accept(struct http_server *s)
 		s->n_conns++;
 		/* The first request must start and finish within the read timeout. */
 		timer_set(s, c, TL_READ);
+		if (reject) {
+			/* Answered right away, then drained and closed like any error, so the
+			 * client reads the 503 rather than a reset. */
+			c->rejected = true;
+			s->n_rejected++;
+			send_error(c, 503, "too many connections");
+		}
 	}
 }
 

@@ -47,10 +47,15 @@ const struct label *labels_find(const struct labels *ls, struct slice name)
 	return NULL;
 }
 
+struct slice labels_get_slice(const struct labels *ls, struct slice name)
+{
+	const struct label *l = labels_find(ls, name);
+	return l ? l->value : slice_make(NULL, 0);
+}
+
 struct slice labels_get(const struct labels *ls, const char *name)
 {
-	const struct label *l = labels_find(ls, slice_cstr(name));
-	return l ? l->value : slice_make(NULL, 0);
+	return labels_get_slice(ls, slice_cstr(name));
 }
 
 void labels_set(struct labels *ls, struct arena *a, struct slice name, struct slice value)

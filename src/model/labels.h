@@ -45,6 +45,8 @@ const struct label *labels_find(const struct labels *ls, struct slice name);
 /** Value of the label named name (a C string, e.g. "service_name"), or an empty slice
  * when absent: Prometheus semantics, where an absent label and "" are the same. */
 struct slice labels_get(const struct labels *ls, const char *name);
+/** As labels_get with the name as a slice. */
+struct slice labels_get_slice(const struct labels *ls, struct slice name);
 
 /** Sets name=value: replaces the value of an existing label, else inserts a new label at
  * the place that keeps a sorted set sorted. The array is reallocated from arena a (the old

@@ -22,6 +22,9 @@ ifneq ($(SANITIZE),)
 CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=$(SANITIZE)
 endif
+GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+GIT_BR   := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+CFLAGS_BASE += -DEMBER_GIT_REVISION='"$(GIT_REV)"' -DEMBER_GIT_BRANCH='"$(GIT_BR)"'
 CFLAGS  += $(CFLAGS_BASE)
 LDLIBS  := -lhttp_parser -lprotobuf-c -ljansson -lyaml -lpcre2-8 -lzstd -lz -ldeflate -lxxhash -lcurl -lpthread -lm
 LDFLAGS += $(LDFLAGS_SAN)

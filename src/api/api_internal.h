@@ -1,0 +1,58 @@
+/* Shared between the api_*.c files only. */
+#ifndef EMBER_API_INTERNAL_H
+#define EMBER_API_INTERNAL_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "api/api.h"
+#include "http/connect.h"
+
+struct api {
+	struct api_deps d;
+	struct metrics *metrics;
+	struct metric *requests;  /* ember_request_duration_seconds{route,status} */
+	int ready;                /* atomic */
+};
+
+/** The tenants a request acts for: one for writes; reads accept "a|b". Strings point
+ * into the request (arena). */
+struct tenants {
+	struct slice v[16];
+	size_t n;
+};
+
+/** Resolves the tenant(s) of req; on failure writes the 401 response and returns false. */
+bool api_tenants(struct api *api, struct http_request *req, struct http_response *resp, bool read,
+		 struct tenants *out);
+
+/** A Connect unary call in progress. */
+struct connect_call {
+	struct http_request *req;
+	struct http_response *resp;
+	enum connect_codec codec;
+	ProtobufCMessage *in; /* decoded request, freed by connect_call_finish */
+};
+
+/** Checks method and content type, decodes the request body into a message of type d.
+ * On failure writes the error response and returns false. */
+bool connect_call_begin(struct api *api, struct connect_call *c, struct http_request *req,
+			struct http_response *resp, const ProtobufCMessageDescriptor *d);
+/** Encodes msg (may live in the request arena) as the response and frees the request. */
+void connect_call_reply(struct connect_call *c, const ProtobufCMessage *msg);
+/** Writes a Connect error response and frees the request. */
+void connect_call_fail(struct connect_call *c, enum connect_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** Writes a Connect error response on a plain HTTP request. */
+void api_error(struct http_response *resp, enum connect_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Handlers, by file. */
+void api_ingest_http(struct api *api, struct http_request *req, struct http_response *resp);
+void api_push(struct api *api, struct http_request *req, struct http_response *resp);
+/** Returns false if method is not a querier method this file serves. */
+bool api_querier(struct api *api, struct slice method, struct http_request *req, struct http_response *resp);
+void api_ready(struct api *api, struct http_request *req, struct http_response *resp);
+void api_metrics(struct api *api, struct http_request *req, struct http_response *resp);
+void api_buildinfo(struct api *api, struct http_request *req, struct http_response *resp);
+
+#endif

@@ -1,0 +1,158 @@
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "server/version.h"
+#include "util/log.h"
+
+static struct http_server *running; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (running)
+		http_server_stop(running);
+}
+
+struct replay_ctx {
+	struct ingest *ingest;
+	uint64_t applied, skipped;
+};
+
+static int replay_one(void *ctx, const uint8_t *rec, size_t n, uint64_t lsn)
+{
+	struct replay_ctx *rc = ctx;
+	char err[600];
+	if (ingest_replay_record(rc->ingest, rec, n, err, sizeof(err))) {
+		log_warn("msg=\"skipping WAL record\" lsn=%llu reason=\"%s\"", (unsigned long long)lsn, err);
+		rc->skipped++;
+	} else {
+		rc->applied++;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+int server_main(int argc, char **argv)
+{
+	int status = 1;
+	struct config cfg;
+	char err[600];
+	struct wal *wal = NULL;
+	struct head *head = NULL;
+	struct ingest *ingest = NULL;
+	struct api *api = NULL;
+	struct http_server *http = NULL;
+	config_init(&cfg);
+	if (config_load(&cfg, argc, argv, err, sizeof(err)) || config_check(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "ember server: %s\n", err);
+		status = 2;
+		goto out;
+	}
+	enum log_level lvl;
+	if (log_parse_level(cfg.log_level, &lvl)) {
+		fprintf(stderr, "ember server: invalid -log.level=%s (debug, info, warn, error)\n", cfg.log_level);
+		status = 2;
+		goto out;
+	}
+	log_set_level(lvl);
+	log_info("msg=\"starting ember\" version=%s revision=%s target=%s dir=\"%s\"", EMBER_VERSION, EMBER_REVISION,
+		 cfg.target, cfg.storage_dir);
+
+	char wal_dir[4096];
+	snprintf(wal_dir, sizeof(wal_dir), "%s/wal", cfg.storage_dir);
+	if (mkdir_p(cfg.storage_dir)) {
+		log_error("msg=\"cannot create the data directory\" dir=\"%s\" err=\"%s\"", cfg.storage_dir,
+			  strerror(errno));
+		goto out;
+	}
+	struct wal_options wo = wal_options_default();
+	wo.sync = cfg.wal_sync;
+	int rc = wal_open(wal_dir, &wo, &wal);
+	if (rc) {
+		log_error("msg=\"cannot open the WAL\" dir=\"%s\" err=\"%s\"", wal_dir, ember_strerror(rc));
+		goto out;
+	}
+	struct ingest_limits lim;
+	config_ingest_limits(&cfg, &lim);
+	struct head_limits hl = {.max_stack_depth = lim.max_stack_depth, .max_symbol_len = lim.max_symbol_len,
+				 .max_series = lim.max_series};
+	head = head_new(&hl);
+	ingest = ingest_new(head, wal, &lim);
+	size_t body_limit = (size_t)(cfg.body_limit_mb * 1024 * 1024);
+	struct api_deps deps = {.head = head, .ingest = ingest, .wal = wal, .multitenancy = cfg.multitenancy,
+				.max_body_bytes = lim.max_profile_bytes ? lim.max_profile_bytes : body_limit};
+	api = api_new(&deps);
+
+	struct http_server_config hc = {
+		.address = cfg.http_address,
+		.port = (int)cfg.http_port,
+		.max_body_bytes = body_limit ? body_limit : SIZE_MAX / 2,
+		.read_timeout_ms = (int)(cfg.read_timeout_ns / 1000000),
+		.idle_timeout_ms = (int)(cfg.idle_timeout_ns / 1000000),
+		.workers = (int)cfg.workers,
+		.on_response = api_on_response,
+		.on_response_ctx = api,
+	};
+	rc = http_server_new(&hc, api_handle, api, &http);
+	if (rc) {
+		log_error("msg=\"cannot listen\" address=\"%s\" port=%lld err=\"%s\"", cfg.http_address,
+			  (long long)cfg.http_port, strerror(errno));
+		goto out;
+	}
+
+	/* Replay before serving: /ready says 503 until the head holds every acknowledged profile. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct replay_ctx rctx = {.ingest = ingest};
+	rc = wal_replay(wal, replay_one, &rctx);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc) {
+		log_error("msg=\"WAL replay failed\" err=\"%s\"", ember_strerror(rc));
+		goto out;
+	}
+	log_info("msg=\"WAL replayed\" records=%llu skipped=%llu seconds=%.3f", (unsigned long long)rctx.applied,
+		 (unsigned long long)rctx.skipped, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	api_set_ready(api, true);
+
+	running = http;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("msg=\"listening\" address=\"%s\" port=%d", cfg.http_address[0] ? cfg.http_address : "0.0.0.0",
+		 http_server_port(http));
+	rc = http_server_run(http);
+	running = NULL;
+	log_info("msg=\"shutting down\" drained=%s", rc ? "no" : "yes");
+	status = 0;
+out:
+	http_server_free(http);
+	api_free(api);
+	ingest_free(ingest);
+	wal_close(wal); /* syncs */
+	head_free(head);
+	config_release(&cfg);
+	return status;
+}

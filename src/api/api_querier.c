@@ -443,7 +443,7 @@ static void select_series(struct api *api, struct connect_call *c, const struct 
 		connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "missing time range in the query");
 		return;
 	}
-	if (!(in->step >= 0.001) || in->step > 1e9) {
+	if (!(in->step >= 0.001) || in->step > 9e9) {
 		connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "invalid step %g: it must be at least 1 ms", in->step);
 		return;
 	}

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "testutil.h"
 
 #include "http/query.h"
@@ -881,6 +883,96 @@ static void test_on_response_counts(void **state)
 	free(t);
 }
 
+struct curl_sink {
+	struct buf body;
+	bool saw_continue;
+};
+
+static size_t curl_write(char *p, size_t size, size_t n, void *ud)
+{
+	struct curl_sink *k = ud;
+	buf_append(&k->body, p, size * n);
+	return size * n;
+}
+
+static size_t curl_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct curl_sink *k = ud;
+	if (size * n >= 12 && !memcmp(p, "HTTP/1.1 100", 12))
+		k->saw_continue = true;
+	return size * n;
+}
+
+/* libcurl, an independent client: it sends "Expect: 100-continue" for large POSTs and
+ * reuses the connection. */
+static void test_libcurl_client(void **state)
+{
+	(void)state;
+	struct srv *t = srv_start((struct http_server_config){.max_body_bytes = 4 << 20});
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	CURL *c = curl_easy_init();
+	size_t n = 2 << 20;
+	char *data = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)('a' + i % 26);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo?via=curl", t->port);
+	struct curl_sink k = {BUF_INIT, false};
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect: 100-continue");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, curl_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &k);
+	/* Long enough that a missing 100 would show as a slow test, not be papered over. */
+	curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 5000L);
+	double t0 = now_s();
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	assert_true(now_s() - t0 < 4.0);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	assert_int_equal(code, 200);
+	assert_true(k.saw_continue);
+	assert_int_equal(k.body.n, n);
+	assert_memory_equal(k.body.p, data, n);
+
+	/* Same handle, same connection: a GET. */
+	k.body.n = 0;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/seq?n=42", t->port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	assert_int_equal(k.body.n, 2);
+	assert_memory_equal(k.body.p, "42", 2);
+	long conns = -1;
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+	assert_int_equal(conns, 0); /* reused */
+
+	/* Too large: curl gets the 413 instead of the 100 and does not send the body. */
+	k.body.n = 0;
+	size_t big = 5 << 20;
+	char *bigdata = calloc(1, big);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", t->port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, bigdata);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)big);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	assert_int_equal(code, 413);
+	assert_true(k.body.n > 0 && strstr(buf_cstr(&k.body), "resource_exhausted"));
+	free(bigdata);
+
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	curl_global_cleanup();
+	buf_release(&k.body);
+	free(data);
+	srv_stop(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -901,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_graceful_stop),
 		cmocka_unit_test(test_stop_before_run),
 		cmocka_unit_test(test_on_response_counts),
+		cmocka_unit_test(test_libcurl_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

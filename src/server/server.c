@@ -99,7 +99,7 @@ int server_main(int argc, char **argv)
 	ingest = ingest_new(head, wal, &lim);
 	size_t body_limit = (size_t)(cfg.body_limit_mb * 1024 * 1024);
 	struct api_deps deps = {.head = head, .ingest = ingest, .wal = wal, .multitenancy = cfg.multitenancy,
-				.max_body_bytes = lim.max_profile_bytes ? lim.max_profile_bytes : body_limit};
+				.max_body_bytes = body_limit ? body_limit : (size_t)1 << 30};
 	api = api_new(&deps);
 
 	struct http_server_config hc = {

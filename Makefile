@@ -103,9 +103,13 @@ $(BUILD)/fuzzobj/%.o: src/%.c $(PROTO_H) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+$(BUILD)/libember-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libember-fuzz.a
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libember-fuzz.a $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	@bash tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)

@@ -27,8 +27,6 @@ static const struct option_def options[] = {
 	 "time allowed to read a whole request"},
 	{"server.http-server-idle-timeout", "server.http_server_idle_timeout", OPT_DURATION, OFF(idle_timeout_ns),
 	 "120s", "idle keep-alive connections are closed after this"},
-	{"server.graceful-shutdown-timeout", "server.graceful_shutdown_timeout", OPT_DURATION,
-	 OFF(shutdown_timeout_ns), "30s", "time allowed to finish in-flight requests on SIGTERM"},
 	{"server.workers", "server.workers", OPT_INT, OFF(workers), "0",
 	 "request worker threads (0: one per CPU; Ember's own setting)"},
 	{"log.level", "server.log_level", OPT_STRING, OFF(log_level), "info", "debug, info, warn or error"},

@@ -14,7 +14,6 @@ struct config {
 	int64_t http_port;
 	int64_t read_timeout_ns;
 	int64_t idle_timeout_ns;
-	int64_t shutdown_timeout_ns;
 	int64_t workers;
 	char *storage_backend;
 	char *storage_dir;

@@ -75,6 +75,11 @@ class Server:
             self.proc.wait(timeout=timeout)
         rc = self.proc.returncode if self.proc else None
         self.proc = None
+        # A sanitizer report in the server's log fails the test even if nothing else did.
+        text = self.log_text()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "ThreadSanitizer"):
+            if marker in text:
+                raise AssertionError(f"sanitizer report in {self.log_path}:\n" + text[text.index(marker) - 200:][:3000])
         return rc
 
     def kill9(self):

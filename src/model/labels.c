@@ -161,7 +161,7 @@ bool labels_name_is_legacy(struct slice s)
 	return true;
 }
 
-static void append_quoted(struct buf *out, struct slice s)
+void labels_append_quoted(struct buf *out, struct slice s)
 {
 	static const char hex[] = "0123456789abcdef";
 	buf_append_byte(out, '"');
@@ -204,9 +204,9 @@ void labels_format(const struct labels *ls, struct buf *out)
 		if (labels_name_is_legacy(ls->v[i].name))
 			buf_append(out, ls->v[i].name.p, ls->v[i].name.n);
 		else
-			append_quoted(out, ls->v[i].name);
+			labels_append_quoted(out, ls->v[i].name);
 		buf_append_byte(out, '=');
-		append_quoted(out, ls->v[i].value);
+		labels_append_quoted(out, ls->v[i].value);
 	}
 	buf_append_byte(out, '}');
 }

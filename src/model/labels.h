@@ -78,6 +78,9 @@ bool labels_equal(const struct labels *a, const struct labels *b);
  * output parses back with selector_parse. */
 void labels_format(const struct labels *ls, struct buf *out);
 
+/** Appends s as a double-quoted string with the escapes labels_format uses. */
+void labels_append_quoted(struct buf *out, struct slice s);
+
 /** True if s is a legacy Prometheus label name [a-zA-Z_][a-zA-Z0-9_]*. */
 bool labels_name_is_legacy(struct slice s);
 

@@ -531,12 +531,10 @@ void selector_list_free(struct selector **sels, size_t n)
 void selector_format(const struct selector *sel, struct buf *out)
 {
 	static const char *ops[] = {"=", "!=", "=~", "!~"};
-	struct labels one;
-	struct label l;
 	bool legacy_metric = true;
 	for (size_t i = 0; i < sel->metric.n; i++) {
 		uint8_t c = sel->metric.p[i];
-		if (!(is_ident_char(c, true) && !(i == 0 && is_digit(c))))
+		if (!is_ident_char(c, true) || (i == 0 && is_digit(c)))
 			legacy_metric = false;
 	}
 	if (sel->metric.n && legacy_metric)
@@ -544,35 +542,20 @@ void selector_format(const struct selector *sel, struct buf *out)
 	buf_append_byte(out, '{');
 	bool first = true;
 	if (sel->metric.n && !legacy_metric) {
-		/* labels_format quotes; borrow it for one string. */
-		struct buf tmp = BUF_INIT;
-		l.name = slice_cstr("x");
-		l.value = sel->metric;
-		one.v = &l;
-		one.n = 1;
-		labels_format(&one, &tmp);
-		buf_append(out, tmp.p + 3, tmp.n - 4); /* strip `{x=` and `}` */
-		buf_release(&tmp);
+		labels_append_quoted(out, sel->metric);
 		first = false;
 	}
 	for (size_t i = 0; i < sel->n; i++) {
 		if (!first)
 			buf_append_cstr(out, ", ");
 		first = false;
-		struct buf tmp = BUF_INIT;
-		l.name = sel->m[i].name;
-		l.value = sel->m[i].value;
-		one.v = &l;
-		one.n = 1;
-		labels_format(&one, &tmp);
-		/* tmp is `{name="value"}`: splice the operator in place of '='. */
-		size_t eq = tmp.n - 2;
-		while (eq > 0 && !(tmp.p[eq] == '=' && tmp.p[eq + 1] == '"'))
-			eq--;
-		buf_append(out, tmp.p + 1, eq - 1);
-		buf_append_cstr(out, ops[sel->m[i].op]);
-		buf_append(out, tmp.p + eq + 1, tmp.n - eq - 2);
-		buf_release(&tmp);
+		const struct sel_matcher *m = &sel->m[i];
+		if (labels_name_is_legacy(m->name))
+			buf_append(out, m->name.p, m->name.n);
+		else
+			labels_append_quoted(out, m->name);
+		buf_append_cstr(out, ops[m->op]);
+		labels_append_quoted(out, m->value);
 	}
 	buf_append_byte(out, '}');
 }

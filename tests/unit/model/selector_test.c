@@ -49,6 +49,8 @@ static void test_parse_forms(void **state)
 	assert_string_equal(F("process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name=\"x\"}"),
 			    "process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name=\"x\"}");
 	assert_string_equal(F("up"), "up{}");
+	/* fuzz regression: a value ending in = before the closing quote */
+	assert_string_equal(F("{a!=\"x==\", \"b=\"=\"=\"}"), "{a!=\"x==\", \"b=\"=\"=\"}");
 	/* escapes: Go's, as Prometheus */
 	assert_string_equal(F("{a=\"\\u00e9\\t\\n\\\\\\\"\\x41\\101\\U0001F525\"}"),
 			    "{a=\"\xc3\xa9\\t\\n\\\\\\\"AA\xf0\x9f\x94\xa5\"}");

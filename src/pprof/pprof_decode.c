@@ -33,6 +33,13 @@ int pprof__varint_slow(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
 	const uint8_t *p = *pp;
 	uint64_t v = 0;
+	if (PW_LIKELY(end - p >= 10)) {
+		const uint8_t *q = pw_varint10(p, out);
+		if (!q)
+			return PW_OVERLONG;
+		*pp = q;
+		return PW_OK;
+	}
 	for (unsigned i = 0; i < 10; i++) {
 		if (p >= end)
 			return PW_TRUNC;
@@ -49,7 +56,7 @@ int pprof__varint_slow(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 	return PW_OVERLONG; /* not reached: the 10th byte either ends or fails above */
 }
 
-EMBER_PRINTF(4, 5)
+EMBER_PRINTF(4, 5) __attribute__((cold, noinline))
 static int fail(struct dec *d, int rc, const uint8_t *at, const char *fmt, ...)
 {
 	if (!d->errlen)
@@ -69,6 +76,7 @@ static int fail(struct dec *d, int rc, const uint8_t *at, const char *fmt, ...)
 	return rc;
 }
 
+__attribute__((cold, noinline))
 static int varint_fail(struct dec *d, int vr, const uint8_t *at, const char *what)
 {
 	if (vr == PW_TRUNC)
@@ -92,6 +100,12 @@ static inline int get_tag(struct dec *d, const uint8_t **pp, const uint8_t *end,
 			  uint32_t *field, uint32_t *wt, const char *what)
 {
 	const uint8_t *at = *pp;
+	if (PW_LIKELY(at < end && *at < 0x80 && *at >= 8)) { /* one-byte key */
+		*field = *at >> 3;
+		*wt = *at & 7;
+		*pp = at + 1;
+		return 0;
+	}
 	uint64_t k;
 	int vr = pw_varint(pp, end, &k);
 	if (PW_UNLIKELY(vr != PW_OK))
@@ -121,6 +135,7 @@ static inline int get_len(struct dec *d, const uint8_t **pp, const uint8_t *end,
 	return 0;
 }
 
+__attribute__((cold, noinline))
 static int wrong_wt(struct dec *d, const uint8_t *at, const char *what, uint32_t field,
 		    uint32_t wt)
 {
@@ -269,9 +284,10 @@ static int count_location(struct dec *d, const uint8_t *p, const uint8_t *end, s
 			p = sub;
 			c->lines++;
 		} else if (field <= 5) {
+			uint64_t v;
 			if (wt != PW_VARINT)
 				return wrong_wt(d, at, "location", field, wt);
-			if (skip_field(d, &p, end, field, wt, "location"))
+			if (get_varint(d, &p, end, &v, "location"))
 				return EMBER_EINVAL;
 		} else if (skip_field(d, &p, end, field, wt, "location")) {
 			return EMBER_EINVAL;
@@ -371,6 +387,7 @@ static int dec_value_type(struct dec *d, const uint8_t *p, const uint8_t *end,
 	return 0;
 }
 
+__attribute__((cold, noinline))
 static int pool_overrun(struct dec *d, const uint8_t *at)
 {
 	/* Cannot happen: pass 1 counted the same bytes. Kept so a bug cannot write out of
@@ -402,10 +419,16 @@ static inline int dec_scalars(struct dec *d, const uint8_t **pp, const uint8_t *
 		return EMBER_EINVAL;
 	while (p < sub) {
 		uint64_t v = *p;
-		if (PW_LIKELY(v < 0x80))
+		if (PW_LIKELY(v < 0x80)) {
 			p++;
-		else if (get_varint(d, &p, sub, &v, what))
+		} else if (PW_LIKELY(sub - p >= 10)) {
+			const uint8_t *q = pw_varint10(p, &v);
+			if (!q)
+				return varint_fail(d, PW_OVERLONG, p, what);
+			p = q;
+		} else if (get_varint(d, &p, sub, &v, what)) {
 			return EMBER_EINVAL;
+		}
 		if (PW_UNLIKELY(k == cap))
 			return pool_overrun(d, p);
 		arr[k++] = v;
@@ -664,19 +687,26 @@ static int dec_profile(struct dec *d, const uint8_t *p, const uint8_t *end,
 	return 0;
 }
 
-static int alloc_array(struct dec *d, struct arena *a, size_t n, size_t size, void **out,
-		       const char *what)
+/* Carves every array out of one arena allocation: one malloc per profile instead of a
+ * dozen. Each array starts 16-byte aligned. */
+struct carve {
+	size_t off[11];
+	size_t total;
+	bool overflow;
+};
+
+static void carve_add(struct carve *c, unsigned i, size_t n, size_t size)
 {
-	*out = NULL;
-	if (n == 0)
-		return 0;
-	if (n > SIZE_MAX / size)
-		return fail(d, EMBER_ENOMEM, NULL, "too many %s (%zu)", what, n);
-	*out = arena_try_alloc(a, n * size);
-	if (!*out)
-		return fail(d, EMBER_ENOMEM, NULL, "arena refused %zu bytes for %zu %s",
-			    n * size, n, what);
-	return 0;
+	size_t bytes;
+	c->off[i] = c->total;
+	if (__builtin_mul_overflow(n, size, &bytes) || bytes > SIZE_MAX - 15 ||
+	    __builtin_add_overflow(c->total, (bytes + 15) & ~(size_t)15, &c->total))
+		c->overflow = true;
+}
+
+static void *carve_at(uint8_t *base, const struct carve *c, unsigned i, size_t n)
+{
+	return n ? base + c->off[i] : NULL;
 }
 
 int pprof_decode(struct slice in, struct arena *a, const struct pprof_limits *lim,
@@ -702,25 +732,37 @@ int pprof_decode(struct slice in, struct arena *a, const struct pprof_limits *li
 		goto out;
 	}
 	d.cap = c;
-	void *v;
-#define ALLOC(field, n, what)                                                   \
-	do {                                                                    \
-		if ((rc = alloc_array(&d, a, (n), sizeof(*(field)), &v, what))) \
-			goto out;                                               \
-		(field) = v;                                                    \
-	} while (0)
-	ALLOC(out->sample_types, c.sample_types, "sample types");
-	ALLOC(out->samples, c.samples, "samples");
-	ALLOC(out->mappings, c.mappings, "mappings");
-	ALLOC(out->locations, c.locations, "locations");
-	ALLOC(out->functions, c.functions, "functions");
-	ALLOC(out->strings, c.strings, "strings");
-	ALLOC(out->comments, c.comments, "comments");
-	ALLOC(d.loc_ids, c.loc_ids, "location ids");
-	ALLOC(d.values, c.values, "values");
-	ALLOC(d.labels, c.labels, "labels");
-	ALLOC(d.lines, c.lines, "lines");
-#undef ALLOC
+	struct carve cv = {{0}, 0, false};
+	carve_add(&cv, 0, c.sample_types, sizeof(*out->sample_types));
+	carve_add(&cv, 1, c.samples, sizeof(*out->samples));
+	carve_add(&cv, 2, c.mappings, sizeof(*out->mappings));
+	carve_add(&cv, 3, c.locations, sizeof(*out->locations));
+	carve_add(&cv, 4, c.functions, sizeof(*out->functions));
+	carve_add(&cv, 5, c.strings, sizeof(*out->strings));
+	carve_add(&cv, 6, c.comments, sizeof(*out->comments));
+	carve_add(&cv, 7, c.loc_ids, sizeof(*d.loc_ids));
+	carve_add(&cv, 8, c.values, sizeof(*d.values));
+	carve_add(&cv, 9, c.labels, sizeof(*d.labels));
+	carve_add(&cv, 10, c.lines, sizeof(*d.lines));
+	uint8_t *mem = NULL;
+	if (cv.overflow || (cv.total && !(mem = arena_try_alloc(a, cv.total)))) {
+		rc = fail(&d, EMBER_ENOMEM, NULL,
+			  "arena refused %zu bytes for %zu samples, %zu locations, %zu functions, "
+			  "%zu strings",
+			  cv.total, c.samples, c.locations, c.functions, c.strings);
+		goto out;
+	}
+	out->sample_types = carve_at(mem, &cv, 0, c.sample_types);
+	out->samples = carve_at(mem, &cv, 1, c.samples);
+	out->mappings = carve_at(mem, &cv, 2, c.mappings);
+	out->locations = carve_at(mem, &cv, 3, c.locations);
+	out->functions = carve_at(mem, &cv, 4, c.functions);
+	out->strings = carve_at(mem, &cv, 5, c.strings);
+	out->comments = carve_at(mem, &cv, 6, c.comments);
+	d.loc_ids = carve_at(mem, &cv, 7, c.loc_ids);
+	d.values = carve_at(mem, &cv, 8, c.values);
+	d.labels = carve_at(mem, &cv, 9, c.labels);
+	d.lines = carve_at(mem, &cv, 10, c.lines);
 	rc = dec_profile(&d, p, end, out);
 	if (rc)
 		goto out;

@@ -19,21 +19,42 @@ int pprof__varint_slow(const uint8_t **pp, const uint8_t *end, uint64_t *out);
 static inline int pw_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
 	const uint8_t *p = *pp;
-	if (PW_LIKELY(end - p >= 2)) {
+	if (PW_LIKELY(p < end)) {
 		uint64_t b0 = p[0];
 		if (PW_LIKELY(b0 < 0x80)) {
 			*out = b0;
 			*pp = p + 1;
 			return PW_OK;
 		}
-		uint64_t b1 = p[1];
-		if (PW_LIKELY(b1 < 0x80)) {
-			*out = (b0 & 0x7f) | (b1 << 7);
-			*pp = p + 2;
-			return PW_OK;
+		if (PW_LIKELY(end - p >= 2)) {
+			uint64_t b1 = p[1];
+			if (PW_LIKELY(b1 < 0x80)) {
+				*out = (b0 & 0x7f) | (b1 << 7);
+				*pp = p + 2;
+				return PW_OK;
+			}
 		}
 	}
 	return pprof__varint_slow(pp, end, out);
+}
+
+/* Decodes a varint at p when at least 10 bytes are readable there. Returns the end, or
+ * NULL if it is longer than 10 bytes or overflows 64 bits. */
+static inline const uint8_t *pw_varint10(const uint8_t *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 9; i++) {
+		uint64_t b = p[i];
+		v |= (b & 0x7f) << (7 * i);
+		if (b < 0x80) {
+			*out = v;
+			return p + i + 1;
+		}
+	}
+	if (p[9] > 1)
+		return NULL;
+	*out = v | (uint64_t)p[9] << 63;
+	return p + 10;
 }
 
 /* Number of varints that end in p[0..n): bytes with the top bit clear. */

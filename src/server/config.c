@@ -28,7 +28,7 @@ static const struct option_def options[] = {
 	{"server.http-server-idle-timeout", "server.http_server_idle_timeout", OPT_DURATION, OFF(idle_timeout_ns),
 	 "120s", "idle keep-alive connections are closed after this"},
 	{"server.workers", "server.workers", OPT_INT, OFF(workers), "0",
-	 "request worker threads (0: one per CPU; Ember's own setting)"},
+	 "request worker threads (0: 8 per CPU, since writes wait on WAL syncs; Ember's own setting)"},
 	{"log.level", "server.log_level", OPT_STRING, OFF(log_level), "info", "debug, info, warn or error"},
 	{"storage.backend", "storage.backend", OPT_STRING, OFF(storage_backend), "filesystem",
 	 "object storage backend: filesystem"},

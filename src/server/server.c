@@ -108,7 +108,9 @@ int server_main(int argc, char **argv)
 		.max_body_bytes = body_limit ? body_limit : SIZE_MAX / 2,
 		.read_timeout_ms = (int)(cfg.read_timeout_ns / 1000000),
 		.idle_timeout_ms = (int)(cfg.idle_timeout_ns / 1000000),
-		.workers = (int)cfg.workers,
+		/* Handlers spend most of a write waiting for the WAL's fdatasync; enough workers
+		 * must be waiting at once for group commit to batch them. */
+		.workers = cfg.workers ? (int)cfg.workers : 8 * (int)sysconf(_SC_NPROCESSORS_ONLN),
 		.on_response = api_on_response,
 		.on_response_ctx = api,
 	};

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark; each prints its figures and appends them to bench/RESULTS.md.
+set -eu
+build=${1:-build}
+cd "$(dirname "$0")/.."
+/usr/bin/python3 bench/ingest_bench.py "$build"
+if [ -x "$build/bench/pprof_decode_bench" ]; then
+  "$build/bench/pprof_decode_bench" ../shared/testdata/go/*.pb.gz | tee -a /dev/stderr | \
+    sed "s/^/| $(date +%F) | $(git rev-parse --short HEAD) | $(hostname) ($(nproc) cpu) | /; s/$/ |/" >> bench/RESULTS.md
+fi

@@ -29,6 +29,11 @@ CFLAGS  += $(CFLAGS_BASE)
 LDLIBS  := -lhttp_parser -lprotobuf-c -ljansson -lyaml -lpcre2-8 -lzstd -lz -ldeflate -lxxhash -lcurl -lpthread -lm
 LDFLAGS += $(LDFLAGS_SAN)
 
+# The shared test data (real profiles): ../shared/testdata next to the project, as laid out
+# on the development machines; override with TESTDATA=<dir>.
+TESTDATA ?= $(abspath $(firstword $(wildcard ../shared/testdata /work/shared/testdata) ../shared/testdata))
+export EMBER_TESTDATA := $(TESTDATA)
+
 PROTOS    := $(wildcard proto/*.proto)
 PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
@@ -75,7 +80,7 @@ $(BUILD)/ember: $(BUILD)/obj/cli/main.o $(BUILD)/libember.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libember.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libember.a -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -DTESTDATA_DIR='"$(TESTDATA)"' $(LDFLAGS) -o $@ $< $(BUILD)/libember.a -lcmocka $(LDLIBS)
 
 unit: $(TEST_BIN)
 	@bash tests/run-unit.sh $(BUILD) $(TEST_BIN)

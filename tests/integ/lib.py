@@ -17,7 +17,8 @@ import urllib.error
 import urllib.request
 
 EMBER = os.environ.get("EMBER_BIN") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../../build/ember"))
-TESTDATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "../../../shared/testdata"))
+TESTDATA = os.environ.get("EMBER_TESTDATA") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "../../../shared/testdata"))
 OUT = os.environ.get("EMBER_TEST_OUT") or tempfile.mkdtemp(prefix="ember-integ-")
 
 

@@ -28,7 +28,9 @@ static inline uint8_t *test_read_file(const char *path, size_t *len)
 	return p;
 }
 
-/* Path of the shared test data folder (../shared/testdata from the project root). */
+/* Path of the shared test data folder; the Makefile passes the resolved path. */
+#ifndef TESTDATA_DIR
 #define TESTDATA_DIR "../shared/testdata"
+#endif
 
 #endif

@@ -7,6 +7,7 @@
 #include "ingest/ingest.h"
 #include "ingest/multipart.h"
 #include "ingest/name.h"
+#include "ingest/spyfix.h"
 #include "util/attime.h"
 #include "util/gzip.h"
 #include "util/log.h"
@@ -191,9 +192,14 @@ static int maybe_inflate(struct req *r, struct slice in, int bad_status, const c
 	return 0;
 }
 
+/* Rewrites for some profilers, applied between decoding and validation as Pyroscope does. */
+struct spy_fixes {
+	bool scripting, pyspy, dotnet;
+};
+
 /* Decodes and validates one pprof; on failure fills the result with status/code. */
 static int decode_pprof(struct req *r, struct slice raw, int bad_status, const char *bad_code,
-			struct pprof_profile **out)
+			const struct spy_fixes *fix, struct pprof_profile **out)
 {
 	struct slice data;
 	if (maybe_inflate(r, raw, bad_status, bad_code, &data))
@@ -212,6 +218,9 @@ static int decode_pprof(struct req *r, struct slice raw, int bad_status, const c
 		return fail(r, bad_status, bad_code, "profile exceeds a limit: %s", err);
 	if (rc)
 		return fail(r, bad_status, bad_code, "invalid pprof: %s", err);
+	if (fix && ((fix->scripting && spyfix_scripting_names(p, &r->arena, fix->pyspy)) ||
+		    (fix->dotnet && spyfix_dotnet(p, &r->arena))))
+		return fail(r, 500, "internal", "out of memory rewriting the profile");
 	if (pprof_validate(p, err, sizeof(err)))
 		return fail(r, bad_status, bad_code, "%s", err);
 	*out = p;
@@ -345,7 +354,16 @@ static int ingest_pprof(struct req *r, const struct ingest_params *pr, struct sl
 			const struct sample_type_config *stc)
 {
 	struct pprof_profile *p;
-	if (decode_pprof(r, raw, 422, "unknown", &p))
+	bool inuse_dash = false; /* .NET's profiler names a sample type "inuse-space" */
+	for (size_t i = 0; i < stc->n; i++)
+		inuse_dash |= !strcmp(stc->types[i], "inuse-space");
+	struct spy_fixes fix = {
+		.scripting = spyfix_is_scripting(pr->spy_name),
+		.pyspy = slice_eq_cstr(pr->spy_name, "pyspy"),
+		.dotnet = slice_eq_cstr(pr->spy_name, "dotnetspy") ||
+			  (slice_eq_cstr(pr->spy_name, "unknown") && inuse_dash),
+	};
+	if (decode_pprof(r, raw, 422, "unknown", &fix, &p))
 		return -1;
 	/* Old clients send 0 or microseconds in time_nanos: use `from` then. */
 	if (p->time_nanos <= 0 || p->time_nanos < 31536000LL * 1000000000LL)
@@ -759,7 +777,7 @@ static int push_body(struct req *r, const Push__V1__PushRequest *pr)
 			const Push__V1__RawSample *rs = s->samples[k];
 			struct pprof_profile *p;
 			if (decode_pprof(r, slice_make(rs->raw_profile.data, rs->raw_profile.len), 400, "invalid_argument",
-					 &p))
+					 NULL, &p))
 				return -1;
 			char err[256];
 			int rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->ing->lim, r->now_ns, !r->replay, err,

@@ -88,9 +88,14 @@ unit: $(TEST_BIN)
 integ: $(BUILD)/ember
 	@EMBER_BIN=$(abspath $(BUILD)/ember) bash tests/run-integ.sh
 
+# The threaded modules' tests, also under ThreadSanitizer.
+TSAN_TESTS := http/server_test store/wal_test store/head_test util/metrics_test
+
 test: $(DEPS_OK)
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan all unit
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan integ
+	$(MAKE) SANITIZE=thread BUILD=build-tsan $(addprefix build-tsan/tests/,$(TSAN_TESTS))
+	@bash tests/run-unit.sh build-tsan $(addprefix build-tsan/tests/,$(TSAN_TESTS))
 	$(MAKE) fuzz-short
 
 run: $(BUILD)/ember

@@ -5,6 +5,13 @@ static inline uint64_t fix_hash(uint64_t h)
 	return h ? h : 0x9e3779b97f4a7c15ull;
 }
 
+/* Home slot: Fibonacci hashing takes the high bits of hash * 2^64/phi, so keys that are
+ * not random (packed ids, as the stack tree uses) still spread over the table. */
+static inline size_t home_slot(uint64_t hash, size_t cap)
+{
+	return (size_t)((hash * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap)));
+}
+
 void idset_init(struct idset *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -23,7 +30,7 @@ bool idset_find(const struct idset *s, uint64_t hash, idset_eq_fn eq, const void
 		return false;
 	hash = fix_hash(hash);
 	size_t mask = s->cap - 1;
-	for (size_t i = (size_t)(hash ^ (hash >> 29)) & mask;; i = (i + 1) & mask) {
+	for (size_t i = home_slot(hash, s->cap);; i = (i + 1) & mask) {
 		if (s->hashes[i] == 0)
 			return false;
 		if (s->hashes[i] == hash && (!eq || eq(ctx, s->ids[i]))) {
@@ -36,7 +43,7 @@ bool idset_find(const struct idset *s, uint64_t hash, idset_eq_fn eq, const void
 static void idset_put(uint64_t *hashes, uint32_t *ids, size_t cap, uint64_t hash, uint32_t id)
 {
 	size_t mask = cap - 1;
-	size_t i = (size_t)(hash ^ (hash >> 29)) & mask;
+	size_t i = home_slot(hash, cap);
 	while (hashes[i] != 0)
 		i = (i + 1) & mask;
 	hashes[i] = hash;

@@ -539,13 +539,18 @@ static const struct posting_list *candidates(const struct head_tenant *t, const 
 
 typedef void (*series_visit_fn)(void *ctx, const struct head_tenant *t, const struct head_series *s);
 
-/* Visits each matching series once, under the tenant's read lock. */
+/* Visits each matching series once, under the tenant's read lock, then calls done (if
+ * any) before the lock is released. */
 static size_t visit_series(struct head *h, struct slice tenant, const struct selector *const *sels, size_t n_sels,
-			   struct head_range range, series_visit_fn fn, void *ctx)
+			   struct head_range range, series_visit_fn fn, void (*done)(void *), void *done_ctx,
+			   void *ctx)
 {
 	struct head_tenant *t = tenant_find(h, tenant, false);
-	if (!t)
+	if (!t) {
+		if (done)
+			done(done_ctx);
 		return 0;
+	}
 	size_t visited = 0;
 	pthread_rwlock_rdlock(&t->lock);
 	const struct posting_list *only = n_sels == 1 ? candidates(t, sels[0]) : NULL;
@@ -557,6 +562,8 @@ static size_t visit_series(struct head *h, struct slice tenant, const struct sel
 		fn(ctx, t, s);
 		visited++;
 	}
+	if (done)
+		done(done_ctx);
 	pthread_rwlock_unlock(&t->lock);
 	return visited;
 }
@@ -580,7 +587,7 @@ size_t head_select_series(struct head *h, struct slice tenant, const struct sele
 			  struct head_range range, head_series_fn fn, void *ctx)
 {
 	struct series_cb c = {.fn = fn, .ctx = ctx};
-	return visit_series(h, tenant, sels, n_sels, range, series_cb_labels, &c);
+	return visit_series(h, tenant, sels, n_sels, range, series_cb_labels, NULL, NULL, &c);
 }
 
 static void series_cb_profiles(void *ctx, const struct head_tenant *t, const struct head_series *s)
@@ -604,8 +611,15 @@ static void series_cb_profiles(void *ctx, const struct head_tenant *t, const str
 size_t head_select_profiles(struct head *h, struct slice tenant, const struct selector *const *sels, size_t n_sels,
 			    struct head_range range, head_profile_fn fn, void *ctx)
 {
+	return head_select_profiles_locked(h, tenant, sels, n_sels, range, fn, NULL, ctx);
+}
+
+size_t head_select_profiles_locked(struct head *h, struct slice tenant, const struct selector *const *sels,
+				   size_t n_sels, struct head_range range, head_profile_fn fn, void (*done)(void *ctx),
+				   void *ctx)
+{
 	struct series_cb c = {.pfn = fn, .ctx = ctx, .range = range};
-	visit_series(h, tenant, sels, n_sels, range, series_cb_profiles, &c);
+	visit_series(h, tenant, sels, n_sels, range, series_cb_profiles, done, ctx, &c);
 	return c.profiles;
 }
 

@@ -80,6 +80,13 @@ typedef void (*head_profile_fn)(void *ctx, const struct head_profile_view *p);
 size_t head_select_profiles(struct head *h, struct slice tenant, const struct selector *const *sels,
 			    size_t n_sels, struct head_range range, head_profile_fn fn, void *ctx);
 
+/** As head_select_profiles, then calls done(ctx) once (even when nothing matched) while
+ * the tenant's read lock is still held: the symbol tables of the views (view->syms) may be
+ * read until done returns, and must not be used after. */
+size_t head_select_profiles_locked(struct head *h, struct slice tenant, const struct selector *const *sels,
+				   size_t n_sels, struct head_range range, head_profile_fn fn, void (*done)(void *ctx),
+				   void *ctx);
+
 struct head_tenant_stats {
 	bool data_ingested;
 	int64_t oldest_ns, newest_ns; /* of all profiles; 0 when none */

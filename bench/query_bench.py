@@ -1,0 +1,134 @@
+"""Query merge speed (performance.md): a flame graph over 10,000 stored CPU profiles of one
+service (100 series x 100 timestamps), against `go tool pprof -proto` merging the same
+10,000 files. Prints one line per figure and appends them to bench/RESULTS.md."""
+import gzip
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+os.environ["EMBER_BIN"] = os.path.abspath(os.path.join(build, "ember"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/integ"))
+from lib import Server, TESTDATA  # noqa: E402
+
+SERIES = int(os.environ.get("BENCH_SERIES", "100"))
+STEPS = int(os.environ.get("BENCH_STEPS", "100"))
+TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+
+
+def uvarint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def read_uvarint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def with_time(raw, t_ns):
+    """The pprof `raw` with field 9 (time_nanos) set to t_ns (top-level fields only)."""
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        key, j = read_uvarint(raw, i)
+        field, wt = key >> 3, key & 7
+        if wt == 0:
+            _, k = read_uvarint(raw, j)
+        elif wt == 2:
+            n, k = read_uvarint(raw, j)
+            k += n
+        elif wt == 1:
+            k = j + 8
+        elif wt == 5:
+            k = j + 4
+        else:
+            raise ValueError("unexpected wire type")
+        if field != 9:
+            out += raw[i:k]
+        i = k
+    return bytes(out) + uvarint(9 << 3) + uvarint(t_ns)
+
+
+def results(lines):
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    with open(path, "a") as f:
+        for l in lines:
+            f.write(f"| {time.strftime('%Y-%m-%d')} | {rev} | {os.uname().nodename} ({os.cpu_count()} cpu) | {l} |\n")
+
+
+srcs = [gzip.decompress(open(os.path.join(TESTDATA, "go", f"svc-cpu-{i}.pb.gz"), "rb").read()) for i in range(4)]
+work = tempfile.mkdtemp(prefix="ember-qbench-")
+base = int(time.time()) - 3600
+files = []
+for step in range(STEPS):
+    for s in range(SERIES):
+        i = step * SERIES + s
+        path = os.path.join(work, f"p{i:05d}.pb.gz")
+        with open(path, "wb") as f:
+            f.write(gzip.compress(with_time(srcs[i % 4], (base + step * 10) * 10**9), 1))
+        files.append((s, path))
+
+s = Server("-validation.reject-older-than=0", "-distributor.ingestion-rate-limit-mb=0", "-wal.sync=false",
+           "-log.level=warn").start()
+
+
+def loader(part):
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+    for series, path in part:
+        body = open(path, "rb").read()
+        conn.request("POST", f"/ingest?name=benchsvc%7Bpod%3Dp{series}%7D&format=pprof", body,
+                     {"Content-Type": "application/octet-stream"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+    conn.close()
+
+
+t0 = time.time()
+ths = [threading.Thread(target=loader, args=(files[k::8],)) for k in range(8)]
+[t.start() for t in ths]
+[t.join() for t in ths]
+load_s = time.time() - t0
+
+req = {"profileTypeID": TYPE, "labelSelector": '{service_name="benchsvc"}', "start": str(base * 1000),
+       "end": str((base + STEPS * 10 + 10) * 1000), "maxNodes": "8192"}
+walls = []
+total = None
+for _ in range(5):
+    t0 = time.time()
+    r = s.connect("SelectMergeStacktraces", req)
+    walls.append(time.time() - t0)
+    total = int(r["flamegraph"]["total"])
+ember = min(walls)
+s.stop()
+
+t0 = time.time()
+subprocess.run(["go", "tool", "pprof", "-proto"] + [p for _, p in files], stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL, check=True)
+go = time.time() - t0
+shutil.rmtree(work)
+n = SERIES * STEPS
+lines = [f"query merge, flame graph over {n} stored CPU profiles | Ember {ember:.3f} s (best of 5; total {total}) | "
+         f"go tool pprof -proto {go:.1f} s | {go / ember:.0f}x faster (target >= 50x, < 1 s)"]
+print(f"loaded {n} profiles in {load_s:.1f} s")
+for l in lines:
+    print(l)
+results(lines)

@@ -13,7 +13,9 @@ import time
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ["EMBER_BIN"] = os.path.abspath(os.path.join(build, "ember"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/integ"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import Server, TESTDATA  # noqa: E402
+from benchlib import record  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "20000"))
 CONNS = int(os.environ.get("BENCH_CONNS", "16"))
@@ -25,14 +27,6 @@ def cpu_of(pid):
     with open(f"/proc/{pid}/stat") as f:
         parts = f.read().rsplit(")", 1)[1].split()
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def results(lines):
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-    with open(path, "a") as f:
-        for l in lines:
-            f.write(f"| {time.strftime('%Y-%m-%d')} | {rev} | {os.uname().nodename} ({os.cpu_count()} cpu) | {l} |\n")
 
 
 s = Server("-validation.reject-older-than=0", "-distributor.ingestion-rate-limit-mb=0",
@@ -63,4 +57,4 @@ lines = [
 ]
 for l in lines:
     print(l)
-results(lines)
+record(lines)

@@ -15,7 +15,9 @@ import time
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ["EMBER_BIN"] = os.path.abspath(os.path.join(build, "ember"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/integ"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import Server, TESTDATA  # noqa: E402
+from benchlib import record  # noqa: E402
 
 SERIES = int(os.environ.get("BENCH_SERIES", "100"))
 STEPS = int(os.environ.get("BENCH_STEPS", "100"))
@@ -64,14 +66,6 @@ def with_time(raw, t_ns):
             out += raw[i:k]
         i = k
     return bytes(out) + uvarint(9 << 3) + uvarint(t_ns)
-
-
-def results(lines):
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-    with open(path, "a") as f:
-        for l in lines:
-            f.write(f"| {time.strftime('%Y-%m-%d')} | {rev} | {os.uname().nodename} ({os.cpu_count()} cpu) | {l} |\n")
 
 
 srcs = [gzip.decompress(open(os.path.join(TESTDATA, "go", f"svc-cpu-{i}.pb.gz"), "rb").read()) for i in range(4)]
@@ -131,4 +125,4 @@ lines = [f"query merge, flame graph over {n} stored CPU profiles | Ember {ember:
 print(f"loaded {n} profiles in {load_s:.1f} s")
 for l in lines:
     print(l)
-results(lines)
+record(lines)

@@ -24,6 +24,12 @@ struct flamegraph {
 /** Encodes t (ftree_finish'ed) keeping at most max_nodes nodes (0 = no limit). An empty
  * tree gives names ["total"] and one level [0,0,0,0]. */
 void flamegraph_build(const struct ftree *t, size_t max_nodes, struct flamegraph *out);
+/** The smallest total a node needs to make a max_nodes cut (Pyroscope's Tree.minValue):
+ * the max_nodes-th largest total among the nodes below the root, or 0 when max_nodes is 0
+ * or the tree has no more than max_nodes nodes below the root. Nodes with a smaller total
+ * are folded into "other" under their parent. Ties all stay, so a cut may keep more. */
+int64_t flamegraph_min_total(const struct ftree *t, size_t max_nodes);
+
 /** Frees everything out holds. */
 void flamegraph_release(struct flamegraph *out);
 

@@ -208,6 +208,20 @@ void api_handle(void *ctx, struct http_request *req, struct http_response *resp)
 	} else if (path_is(req, "/api/v1/status/buildinfo")) {
 		if (require_get(req, resp))
 			api_buildinfo(api, req, resp);
+	} else if (path_is(req, "/pyroscope/render")) {
+		if (require_get(req, resp))
+			api_render(api, req, resp);
+	} else if (path_is(req, "/pyroscope/render-diff")) {
+		if (require_get(req, resp))
+			api_render_diff(api, req, resp);
+	} else if (path_is(req, "/pyroscope/label-values")) {
+		if (require_get(req, resp))
+			api_label_values(api, req, resp);
+	} else if (path_is(req, "/ember/v1/summary")) {
+		if (require_get(req, resp))
+			api_summary_get(api, req, resp);
+	} else if (path_is(req, "/ember.v1.AnalysisService/Summarize")) {
+		api_summarize(api, req, resp);
 	} else {
 		api_error(resp, CONNECT_NOT_FOUND, "no such endpoint: %.*s", (int)EMBER_MIN(req->path.n, 200),
 			  (const char *)req->path.p);
@@ -229,7 +243,12 @@ static const char *route_label(const struct http_request *req)
 					    "/querier.v1.QuerierService/SelectSeries",
 					    "/ready",
 					    "/metrics",
-					    "/api/v1/status/buildinfo"};
+					    "/api/v1/status/buildinfo",
+					    "/pyroscope/render",
+					    "/pyroscope/render-diff",
+					    "/pyroscope/label-values",
+					    "/ember/v1/summary",
+					    "/ember.v1.AnalysisService/Summarize"};
 	for (size_t i = 0; i < EMBER_ARRAY_LEN(known); i++)
 		if (slice_eq_cstr(req->path, known[i]))
 			return known[i];

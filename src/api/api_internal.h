@@ -55,4 +55,12 @@ void api_ready(struct api *api, struct http_request *req, struct http_response *
 void api_metrics(struct api *api, struct http_request *req, struct http_response *resp);
 void api_buildinfo(struct api *api, struct http_request *req, struct http_response *resp);
 
+/* api_render.c: the legacy HTTP reads (GET only; the router checks the method). */
+void api_render(struct api *api, struct http_request *req, struct http_response *resp);
+void api_render_diff(struct api *api, struct http_request *req, struct http_response *resp);
+void api_label_values(struct api *api, struct http_request *req, struct http_response *resp);
+/* api_analysis.c: Ember's summary, Connect (/ember.v1.AnalysisService/Summarize) and GET. */
+void api_summarize(struct api *api, struct http_request *req, struct http_response *resp);
+void api_summary_get(struct api *api, struct http_request *req, struct http_response *resp);
+
 #endif

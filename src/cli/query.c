@@ -63,7 +63,7 @@ static const struct flagdef {
 	[F_GROUP_BY] = {"group-by", true, "LABEL", "one series per value of LABEL (repeat or comma-separate for several)"},
 	[F_MAX_NODES] = {"max-nodes", true, "N", "nodes the server keeps, the rest folded into \"other\" (default 8192; export: 1048576)"},
 	[F_MIN_SHARE] = {"min-share", true, "FRACTION", "hide nodes under this share of the total: 0.005 or 0.5% (default 0.5%)"},
-	[F_LIMIT] = {"limit", true, "N", "number of functions (default 20)"},
+	[F_LIMIT] = {"limit", true, "N", "number of functions, 1 to 1000 (default 20)"},
 	[F_FORMAT] = {"format", true, "pprof|folded|json", "export format (required)"},
 	[F_OUT] = {"out", true, "FILE", "write to FILE instead of stdout"},
 	[F_HELP] = {"help", false, NULL, "this help"},
@@ -586,9 +586,9 @@ static void print_tree(const struct flame *f, enum unit_kind u, int64_t min_tota
 	struct table t;
 	table_init(&t, "rrrrl");
 	table_cell(&t, "TOTAL");
-	table_cell(&t, "SHARE");
+	table_cell(&t, "TOTAL%%");
 	table_cell(&t, "SELF");
-	table_cell(&t, "SHARE");
+	table_cell(&t, "SELF%%");
 	table_cell(&t, "CALL TREE");
 	XGROW(stack, scap, 1);
 	stack[sp++] = (struct item){0, 0, 0, 0, true};
@@ -732,8 +732,8 @@ static enum unit_kind summary_unit(const json_t *r, const struct qopts *o)
 static int cmd_top(struct client *c, struct qopts *o)
 {
 	long limit = 20;
-	if (o->set[F_LIMIT] && !parse_long(o->val[F_LIMIT], 1, 1000000, &limit))
-		return usage_error("bad --limit %s: a number from 1 to 1000000", o->val[F_LIMIT]);
+	if (o->set[F_LIMIT] && !parse_long(o->val[F_LIMIT], 1, 1000, &limit))
+		return usage_error("bad --limit %s: a number from 1 to 1000", o->val[F_LIMIT]);
 	json_t *r = NULL;
 	int rc = fetch_summary(c, o, limit, &r);
 	if (rc)

@@ -1,5 +1,5 @@
 /* table: unit formatting picks the largest unit that keeps the value >= 1, as pprof does,
- * with two decimals so columns of similar values read alike. */
+ * with at most two decimals. */
 #include "cli/table.h"
 
 enum unit_kind unit_from_name(const char *name)
@@ -30,6 +30,19 @@ enum unit_kind unit_from_type_id(const char *type_id)
 	return unit_from_name(unit);
 }
 
+/* "%.2f" without trailing zeros: 10.13, 980, 1.5 (pprof prints 980ms, not 980.00ms). */
+static void put_scaled(char *out, size_t n, double v, const char *unit)
+{
+	char num[48];
+	snprintf(num, sizeof(num), "%.2f", v);
+	size_t k = strlen(num);
+	while (k > 0 && num[k - 1] == '0')
+		k--;
+	if (k > 0 && num[k - 1] == '.')
+		k--;
+	snprintf(out, n, "%.*s%s", (int)k, num, unit);
+}
+
 void unit_format(char *out, size_t n, double v, enum unit_kind u)
 {
 	double a = v < 0 ? -v : v;
@@ -44,7 +57,7 @@ void unit_format(char *out, size_t n, double v, enum unit_kind u)
 		} units[] = {{3600e9, "h"}, {60e9, "min"}, {1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
 		for (size_t i = 0; i < EMBER_ARRAY_LEN(units); i++) {
 			if (a >= units[i].scale) {
-				snprintf(out, n, "%.2f%s", v / units[i].scale, units[i].name);
+				put_scaled(out, n, v / units[i].scale, units[i].name);
 				return;
 			}
 		}
@@ -61,7 +74,7 @@ void unit_format(char *out, size_t n, double v, enum unit_kind u)
 	if (i == 0)
 		snprintf(out, n, "%.0fB", v);
 	else
-		snprintf(out, n, "%.2f%s", v, bytes[i]);
+		put_scaled(out, n, v, bytes[i]);
 }
 
 void table_init(struct table *t, const char *align)

@@ -17,8 +17,9 @@ enum unit_kind unit_from_name(const char *name);
 /** The kind of the sample unit of a profile type ID `name:sample_type:sample_unit:...`. */
 enum unit_kind unit_from_type_id(const char *type_id);
 
-/** Writes v in its unit into out (always NUL-terminated): 0 as "0", nanoseconds as
- * "12.35ms" / "1.20s" / "2.50min", bytes as "1.50MiB", counts as "1234". */
+/** Writes v in its unit into out (always NUL-terminated), with at most two decimals and no
+ * trailing zeros: 0 as "0", nanoseconds as "12.35ms" / "1.2s" / "2.5min" / "980ms", bytes
+ * as "1.5MiB" / "1023B", counts as "1234". */
 void unit_format(char *out, size_t n, double v, enum unit_kind u);
 
 /** A table of text cells, printed with each column padded to its widest cell (widths

@@ -1,5 +1,5 @@
 /* table: human units (the figures are worked out by hand: 1.5 MiB = 1572864 B, 2.5 min =
- * 150 s) and column alignment with multi-byte glyphs. */
+ * 150 s; 980 ms = 9.8e8 ns) and column alignment with multi-byte glyphs. */
 #include "testutil.h"
 
 #include "cli/table.h"
@@ -16,15 +16,18 @@ static void test_units(void **state)
 	(void)state;
 	check(0, UNIT_NANOS, "0");
 	check(999, UNIT_NANOS, "999ns");
-	check(1500, UNIT_NANOS, "1.50us");
+	check(1500, UNIT_NANOS, "1.5us");
 	check(10130000000.0, UNIT_NANOS, "10.13s");
 	check(12345678, UNIT_NANOS, "12.35ms");
-	check(150e9, UNIT_NANOS, "2.50min");
-	check(7200e9, UNIT_NANOS, "2.00h");
+	check(150e9, UNIT_NANOS, "2.5min");
+	check(7200e9, UNIT_NANOS, "2h");
+	check(980e6, UNIT_NANOS, "980ms");
+	check(1.2e9, UNIT_NANOS, "1.2s");
+	check(-1.5e6, UNIT_NANOS, "-1.5ms");
 	check(1023, UNIT_BYTES, "1023B");
-	check(1024, UNIT_BYTES, "1.00KiB");
-	check(1572864, UNIT_BYTES, "1.50MiB");
-	check(3221225472.0, UNIT_BYTES, "3.00GiB");
+	check(1024, UNIT_BYTES, "1KiB");
+	check(1572864, UNIT_BYTES, "1.5MiB");
+	check(3221225472.0, UNIT_BYTES, "3GiB");
 	check(123456789, UNIT_COUNT, "123456789");
 	assert_int_equal(unit_from_type_id("process_cpu:cpu:nanoseconds:cpu:nanoseconds"), UNIT_NANOS);
 	assert_int_equal(unit_from_type_id("memory:alloc_space:bytes:space:bytes"), UNIT_BYTES);

@@ -2,6 +2,7 @@
 #include <xxhash.h>
 
 #include "model/selector.h"
+#include "store/block.h"
 #include "store/head.h"
 
 struct head_profile {
@@ -656,4 +657,141 @@ void head_stats(struct head *h, struct head_stats *out)
 		pthread_rwlock_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- snapshots for block cuts -------------------------------------------------------- */
+
+struct head_snapshot {
+	struct block_source src;
+	char *tenant;
+	struct arena mem; /* labels, service names, profile arrays */
+	struct symbols *syms;
+	struct block_partition_in *partitions;
+	struct block_series_in *series;
+	struct block_profile_in *profiles;
+};
+
+/* A read-only copy of a partition's tables (ids unchanged); the content indexes other
+ * than the strings' are left empty, which block_write does not need. */
+static void symbols_copy(struct symbols *dst, const struct symbols *src)
+{
+	symbols_init(dst);
+	for (size_t i = 1; i < src->strings.n; i++)
+		(void)strtab_intern(&dst->strings, strtab_get(&src->strings, (uint32_t)i));
+#define COPY_TABLE(arr, n, cap)                                               \
+	do {                                                                  \
+		XGROW(dst->arr, dst->cap, src->n + 1);                        \
+		if (src->n)                                                   \
+			memcpy(dst->arr, src->arr, src->n * sizeof(*src->arr)); \
+		dst->n = src->n;                                              \
+	} while (0)
+	COPY_TABLE(mappings, n_mappings, cap_mappings);
+	COPY_TABLE(functions, n_functions, cap_functions);
+	COPY_TABLE(lines, n_lines, cap_lines);
+	COPY_TABLE(locations, n_locations, cap_locations);
+	COPY_TABLE(nodes, n_nodes, cap_nodes);
+#undef COPY_TABLE
+}
+
+int head_snapshot(struct head *h, struct slice tenant, int64_t min_ns, int64_t max_ns, struct head_snapshot **out)
+{
+	*out = NULL;
+	struct head_tenant *t = tenant_find(h, tenant, false);
+	if (!t)
+		return EMBER_ENOTFOUND;
+	struct head_snapshot *s = xcalloc(1, sizeof(*s));
+	arena_init(&s->mem, 0);
+	s->tenant = xstrndup((const char *)tenant.p, tenant.n);
+	pthread_rwlock_rdlock(&t->lock);
+	s->syms = xcalloc(t->n_partitions + 1, sizeof(*s->syms));
+	s->partitions = xcalloc(t->n_partitions + 1, sizeof(*s->partitions));
+	for (size_t i = 0; i < t->n_partitions; i++) {
+		symbols_copy(&s->syms[i], &t->partitions[i]->syms);
+		struct slice sv = t->partitions[i]->service;
+		s->partitions[i].service = slice_make(arena_strndup(&s->mem, (const char *)sv.p, sv.n), sv.n);
+		s->partitions[i].syms = &s->syms[i];
+	}
+	size_t n_series = 0, n_profiles = 0;
+	for (size_t i = 0; i < t->n_series; i++) {
+		size_t k = 0;
+		for (size_t j = 0; j < t->series[i].n_profiles; j++) {
+			int64_t pt = t->series[i].profiles[j].time_ns;
+			k += pt >= min_ns && pt <= max_ns;
+		}
+		n_series += k > 0;
+		n_profiles += k;
+	}
+	s->series = xcalloc(n_series + 1, sizeof(*s->series));
+	s->profiles = xcalloc(n_profiles + 1, sizeof(*s->profiles));
+	size_t ns = 0, np = 0;
+	for (size_t i = 0; i < t->n_series && n_profiles; i++) {
+		const struct head_series *hs = &t->series[i];
+		size_t first = np;
+		for (size_t j = 0; j < hs->n_profiles; j++) {
+			const struct head_profile *p = &hs->profiles[j];
+			if (p->time_ns < min_ns || p->time_ns > max_ns)
+				continue;
+			uint32_t *st = arena_alloc(&s->mem, p->n * sizeof(uint32_t) + 1);
+			int64_t *va = arena_alloc(&s->mem, p->n * sizeof(int64_t) + 1);
+			if (p->n) {
+				memcpy(st, p->stacks, p->n * sizeof(uint32_t));
+				memcpy(va, p->values, p->n * sizeof(int64_t));
+			}
+			s->profiles[np++] = (struct block_profile_in){(uint32_t)ns, p->time_ns, p->total, st, va, p->n};
+		}
+		if (np == first)
+			continue;
+		/* Sort by time, stably (equal times keep append order). Insertion sort: profiles
+		 * arrive almost in time order, so this is close to linear. */
+		for (size_t j = first + 1; j < np; j++) {
+			struct block_profile_in x = s->profiles[j];
+			size_t k = j;
+			while (k > first && s->profiles[k - 1].time_ns > x.time_ns) {
+				s->profiles[k] = s->profiles[k - 1];
+				k--;
+			}
+			s->profiles[k] = x;
+		}
+		labels_dup(&s->series[ns].labels, &s->mem, &hs->labels);
+		s->series[ns].partition = hs->partition;
+		ns++;
+	}
+	size_t n_parts = t->n_partitions;
+	pthread_rwlock_unlock(&t->lock);
+	s->src = (struct block_source){
+		.tenant = s->tenant,
+		.partitions = s->partitions,
+		.n_partitions = n_parts,
+		.series = s->series,
+		.n_series = ns,
+		.profiles = s->profiles,
+		.n_profiles = np,
+		.level = 1,
+	};
+	if (!np) {
+		head_snapshot_free(s);
+		return EMBER_ENOTFOUND;
+	}
+	*out = s;
+	return 0;
+}
+
+const struct block_source *head_snapshot_source(const struct head_snapshot *s)
+{
+	return &s->src;
+}
+
+void head_snapshot_free(struct head_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->src.n_partitions; i++)
+		symbols_release(&s->syms[i]);
+	free(s->syms);
+	free(s->partitions);
+	free(s->series);
+	free(s->profiles);
+	arena_release(&s->mem);
+	free(s->tenant);
+	free(s);
 }

@@ -103,4 +103,22 @@ struct head_stats {
 /** Totals over every tenant, for /metrics. */
 void head_stats(struct head *h, struct head_stats *out);
 
+/* ---- snapshots for block cuts -------------------------------------------------------- */
+
+struct block_source;
+struct head_snapshot;
+
+/** Copies tenant's profiles with time in [min_ns, max_ns] (inclusive) and everything they
+ * refer to (series labels, every symbol partition) out of the head under its read lock,
+ * as a block_source (store/block.h) ready for block_write: series with no profile in the
+ * range are left out, profiles are sorted by (series, time). The snapshot owns all of it
+ * and does not borrow from the head. Returns 0, or EMBER_ENOTFOUND when the tenant has
+ * no profile in the range (*out is NULL then). */
+int head_snapshot(struct head *h, struct slice tenant, int64_t min_ns, int64_t max_ns,
+		  struct head_snapshot **out) EMBER_WUR;
+/** The snapshot's source (owned by the snapshot, valid until head_snapshot_free). */
+const struct block_source *head_snapshot_source(const struct head_snapshot *s);
+/** Frees a snapshot (NULL-safe). */
+void head_snapshot_free(struct head_snapshot *s);
+
 #endif

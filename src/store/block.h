@@ -1,0 +1,118 @@
+/* block: an immutable, compressed, self-checking file set holding one tenant's profiles for
+ * a time range: the head is cut into blocks, blocks are merged by the compactor, and
+ * queries read them with the same callbacks as the head (head_profile_fn), so everything
+ * above the store (merge, ftree, exports) works on blocks unchanged.
+ *
+ * On disk a block is a directory `<tenant>/<ULID>/` with meta.json, index, symbols and
+ * profiles; the byte-by-byte format is docs/internals/block-format.md. Readers check
+ * bounds and checksums before trusting any byte: a damaged block gives EMBER_ECORRUPT with
+ * the file and the reason, never a crash. */
+#ifndef EMBER_STORE_BLOCK_H
+#define EMBER_STORE_BLOCK_H
+
+#include "model/labels.h"
+#include "store/head.h"
+#include "store/symbols.h"
+
+#define BLOCK_ULID_LEN 26
+
+/** What a block's meta.json says. */
+struct block_meta {
+	char ulid[BLOCK_ULID_LEN + 1];
+	char tenant[160];
+	int64_t min_time_ns, max_time_ns; /* inclusive, of the profiles inside */
+	uint64_t n_series, n_profiles, n_samples; /* samples = (stack, value) pairs */
+	uint32_t level;                    /* compaction level: 1 for a head cut */
+	char (*sources)[BLOCK_ULID_LEN + 1]; /* ULIDs this block was compacted from (itself for level 1) */
+	size_t n_sources;
+	uint32_t version;                  /* format version */
+};
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+/** One symbol partition (a service) to write. syms is borrowed for the call. */
+struct block_partition_in {
+	struct slice service;
+	const struct symbols *syms;
+};
+
+/** One series: sorted labels and the partition its stacks refer to. */
+struct block_series_in {
+	struct labels labels;
+	uint32_t partition;
+};
+
+/** One profile. stacks ascending; stacks[] are node ids in the series' partition. */
+struct block_profile_in {
+	uint32_t series;
+	int64_t time_ns;
+	int64_t total;
+	const uint32_t *stacks;
+	const int64_t *values;
+	uint32_t n;
+};
+
+/** Everything a block is written from. profiles sorted by (series, time). */
+struct block_source {
+	const char *tenant;
+	const struct block_partition_in *partitions;
+	size_t n_partitions;
+	const struct block_series_in *series;
+	size_t n_series;
+	const struct block_profile_in *profiles;
+	size_t n_profiles;
+	uint32_t level;
+	const char (*sources)[BLOCK_ULID_LEN + 1]; /* NULL for a head cut */
+	size_t n_sources;
+};
+
+/** Writes src as a new block under dir (`dir/<ULID>/`), durably: files are written to a
+ * temporary directory, fsync'd, then renamed into place, so a crash leaves either no block
+ * or a complete one. On success fills meta (with the new ULID). Returns 0, EMBER_EIO
+ * (message in err), or EMBER_EINVAL for an inconsistent source. */
+int block_write(const char *dir, const struct block_source *src, struct block_meta *meta, char *err,
+		size_t errlen) EMBER_WUR;
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+struct block;
+
+/** Opens the block directory at path: reads and checks meta.json and the index (labels,
+ * series, per-series time ranges and profile offsets); symbols and profiles are read on
+ * first use. Returns 0, EMBER_ENOTFOUND, EMBER_ECORRUPT or EMBER_EIO (message in err). */
+int block_open(const char *path, struct block **out, char *err, size_t errlen) EMBER_WUR;
+
+/** The block's meta (owned by the block). */
+const struct block_meta *block_meta(const struct block *b);
+
+/** Like head_select_profiles_locked, over the block: calls fn for each profile in range of
+ * each series matching any of sels (n_sels 0 = all), then done(ctx) once. Views are valid
+ * during the call; view->syms is the block's loaded symbols for the series' partition,
+ * valid until done returns. Thread-safe (several queries may read one block). Returns the
+ * number of profiles visited, or a negative EMBER_E* code when the block turns out to be
+ * corrupt (message in err; done is still called). */
+long block_select_profiles(struct block *b, const struct selector *const *sels, size_t n_sels,
+			   struct head_range range, head_profile_fn fn, void (*done)(void *ctx), void *ctx,
+			   char *err, size_t errlen);
+
+/** Calls fn for each series of the block matching sels and having a profile in range. */
+size_t block_select_series(struct block *b, const struct selector *const *sels, size_t n_sels,
+			   struct head_range range, head_series_fn fn, void *ctx);
+
+/** Reads every file of the block completely and checks every checksum and bound: 0, or
+ * EMBER_ECORRUPT/EMBER_EIO with the file name and reason in err. */
+int block_verify(const char *path, char *err, size_t errlen) EMBER_WUR;
+
+/** Closes the block (NULL-safe). */
+void block_close(struct block *b);
+
+/** Parses or formats a meta.json (exposed for tools and tests). */
+int block_meta_parse(struct slice json, struct block_meta *out, char *err, size_t errlen) EMBER_WUR;
+void block_meta_format(const struct block_meta *m, struct buf *out);
+/** Frees what a parsed meta owns (sources). */
+void block_meta_release(struct block_meta *m);
+
+/** A new ULID (time-ordered, random tail) as 26 Crockford base32 characters + NUL. */
+void block_ulid_new(int64_t now_ms, char out[BLOCK_ULID_LEN + 1]);
+
+#endif

@@ -804,6 +804,12 @@ static int cmd_hottest(struct client *c, struct qopts *o)
 	table_cell(&t, "SHARE");
 	table_cell(&t, "SELF");
 	table_cell(&t, "PATH");
+	/* The path starts below the root; the root row gives the scale. */
+	unit_format(v, sizeof(v), (double)total, u);
+	table_cell(&t, "%s", v);
+	table_cell(&t, "%s", "100.00%");
+	table_cell(&t, "%s", "");
+	table_cell(&t, "%s", "total");
 	size_t i;
 	json_t *st;
 	json_array_foreach(json_object_get(r, "hottestPath"), i, st)
@@ -816,15 +822,14 @@ static int cmd_hottest(struct client *c, struct qopts *o)
 		unit_format(v, sizeof(v), (double)self, u);
 		table_cell(&t, "%s", v);
 		struct buf nb = BUF_INIT;
-		for (size_t d = 1; d < i && d < 200; d++)
+		for (size_t d = 0; d < i && d < 200; d++)
 			buf_append_cstr(&nb, "   ");
-		if (i)
-			buf_append_cstr(&nb, "└─ ");
+		buf_append_cstr(&nb, "└─ ");
 		buf_append_cstr(&nb, name ? name : "?");
 		table_cell(&t, "%s", buf_cstr(&nb));
 		buf_release(&nb);
 	}
-	if (t.n > t.ncols)
+	if (total > 0)
 		table_print(&t, stdout);
 	else
 		printf("No samples.\n");

@@ -318,7 +318,8 @@ void summary_dot(const struct ftree *t, size_t max_nodes, const char *title, str
 	}
 	struct dot_edge *e;
 	size_t ne = dot_edges(t, &e);
-	qsort(e, ne, sizeof(*e), dot_edge_cmp);
+	if (ne)
+		qsort(e, ne, sizeof(*e), dot_edge_cmp);
 	for (size_t i = 0; i < ne; i++) {
 		int32_t a = dot_id[e[i].from], b = dot_id[e[i].to];
 		if (a < 0 || b < 0)

@@ -199,6 +199,8 @@ void api_handle(void *ctx, struct http_request *req, struct http_response *resp)
 		if (!api_querier(api, rest, req, resp))
 			api_error(resp, CONNECT_UNIMPLEMENTED, "querier.v1.QuerierService/%.*s is not implemented yet",
 				  (int)EMBER_MIN(rest.n, 100), (const char *)rest.p);
+	} else if (path_is(req, "/version.v1.Version/Version")) {
+		api_version(api, req, resp);
 	} else if (path_is(req, "/ready")) {
 		if (require_get(req, resp))
 			api_ready(api, req, resp);
@@ -241,6 +243,10 @@ static const char *route_label(const struct http_request *req)
 					    "/querier.v1.QuerierService/Series",
 					    "/querier.v1.QuerierService/GetProfileStats",
 					    "/querier.v1.QuerierService/SelectSeries",
+					    "/querier.v1.QuerierService/SelectMergeStacktraces",
+					    "/querier.v1.QuerierService/SelectMergeSpanProfile",
+					    "/querier.v1.QuerierService/Diff",
+					    "/version.v1.Version/Version",
 					    "/ready",
 					    "/metrics",
 					    "/api/v1/status/buildinfo",

@@ -15,6 +15,9 @@ struct api_deps {
 	struct wal *wal;        /* borrowed; may be NULL */
 	bool multitenancy;      /* require X-Scope-OrgID */
 	size_t max_body_bytes;  /* for Connect request decompression */
+	/* Stack query limits (-querier.*); all 0 = no limits. */
+	int64_t max_query_length_ns, max_query_lookback_ns;
+	int64_t max_flamegraph_nodes_default, max_flamegraph_nodes_max;
 };
 
 struct api;

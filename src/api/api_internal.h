@@ -54,6 +54,12 @@ bool api_querier(struct api *api, struct slice method, struct http_request *req,
 void api_ready(struct api *api, struct http_request *req, struct http_response *resp);
 void api_metrics(struct api *api, struct http_request *req, struct http_response *resp);
 void api_buildinfo(struct api *api, struct http_request *req, struct http_response *resp);
+/* api_merge.c: querier.v1 stack queries (request already decoded) and version.v1. */
+void api_select_merge_stacktraces(struct api *api, struct connect_call *c, const struct tenants *t);
+void api_select_merge_span_profile(struct api *api, struct connect_call *c, const struct tenants *t);
+void api_diff(struct api *api, struct connect_call *c, const struct tenants *t);
+/** /version.v1.Version/Version: {QuerierAPI: 1}; no tenant needed. */
+void api_version(struct api *api, struct http_request *req, struct http_response *resp);
 
 /* api_render.c: the legacy HTTP reads (GET only; the router checks the method). */
 void api_render(struct api *api, struct http_request *req, struct http_response *resp);

@@ -521,6 +521,11 @@ static const struct querier_method methods[] = {
 	{"Series", &querier__v1__series_request__descriptor, series},
 	{"GetProfileStats", &types__v1__get_profile_stats_request__descriptor, profile_stats},
 	{"SelectSeries", &querier__v1__select_series_request__descriptor, select_series},
+	{"SelectMergeStacktraces", &querier__v1__select_merge_stacktraces_request__descriptor,
+	 api_select_merge_stacktraces},
+	{"SelectMergeSpanProfile", &querier__v1__select_merge_span_profile_request__descriptor,
+	 api_select_merge_span_profile},
+	{"Diff", &querier__v1__diff_request__descriptor, api_diff},
 };
 
 bool api_querier(struct api *api, struct slice method, struct http_request *req, struct http_response *resp)

@@ -69,6 +69,14 @@ static const struct option_def options[] = {
 	 "refuse profiles further in the future than this (0: off)"},
 	{"ingester.max-global-series-per-tenant", "limits.max_global_series_per_tenant", OPT_INT, OFF(max_series),
 	 "5000", "maximum series per tenant (0: off)"},
+	{"querier.max-query-length", "limits.max_query_length", OPT_DURATION, OFF(max_query_length_ns), "24h",
+	 "longest time range a stack query may cover (0: off)"},
+	{"querier.max-query-lookback", "limits.max_query_lookback", OPT_DURATION, OFF(max_query_lookback_ns), "7d",
+	 "how far back stack queries may look; older starts are clamped (0: off)"},
+	{"querier.max-flamegraph-nodes-default", "limits.max_flamegraph_nodes_default", OPT_INT,
+	 OFF(max_flamegraph_nodes_default), "8192", "flame graph nodes when a query does not say (0: no limit)"},
+	{"querier.max-flamegraph-nodes-max", "limits.max_flamegraph_nodes_max", OPT_INT, OFF(max_flamegraph_nodes_max),
+	 "1048576", "largest max_nodes a query may ask for (0: no limit)"},
 };
 
 int config_parse_duration(const char *s, int64_t *out_ns)

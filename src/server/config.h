@@ -26,6 +26,7 @@ struct config {
 	int64_t reject_older_than_ns, reject_newer_than_ns;
 	double rate_mb, burst_mb;
 	int64_t max_series;
+	int64_t max_query_length_ns, max_query_lookback_ns, max_flamegraph_nodes_default, max_flamegraph_nodes_max;
 	bool wal_sync;
 };
 

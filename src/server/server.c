@@ -99,7 +99,11 @@ int server_main(int argc, char **argv)
 	ingest = ingest_new(head, wal, &lim);
 	size_t body_limit = (size_t)(cfg.body_limit_mb * 1024 * 1024);
 	struct api_deps deps = {.head = head, .ingest = ingest, .wal = wal, .multitenancy = cfg.multitenancy,
-				.max_body_bytes = body_limit ? body_limit : (size_t)1 << 30};
+				.max_body_bytes = body_limit ? body_limit : (size_t)1 << 30,
+				.max_query_length_ns = cfg.max_query_length_ns,
+				.max_query_lookback_ns = cfg.max_query_lookback_ns,
+				.max_flamegraph_nodes_default = cfg.max_flamegraph_nodes_default,
+				.max_flamegraph_nodes_max = cfg.max_flamegraph_nodes_max};
 	api = api_new(&deps);
 
 	struct http_server_config hc = {

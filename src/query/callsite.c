@@ -54,27 +54,6 @@ void callsite_match_release(struct callsite_match *m)
 }
 
 /* The name ftree gives an unsymbolised location (ftree.c location_frames). */
-static struct slice raw_name(const struct symbols *s, const struct sym_location *loc, char *tmp, size_t cap)
-{
-	const struct sym_mapping *mp = loc->mapping ? &s->mappings[loc->mapping] : NULL;
-	struct slice file = mp ? strtab_get(&s->strings, mp->filename) : slice_make("", 0);
-	if (file.n) {
-		for (size_t i = file.n; i > 0; i--)
-			if (file.p[i - 1] == '/') {
-				file.p += i;
-				file.n -= i;
-				break;
-			}
-		uint64_t off = loc->address >= mp->memory_start ? loc->address - mp->memory_start + mp->file_offset
-								 : loc->address;
-		snprintf(tmp, cap, "%.*s+0x%llx", (int)EMBER_MIN(file.n, 400), (const char *)file.p,
-			 (unsigned long long)off);
-	} else {
-		snprintf(tmp, cap, "0x%llx", (unsigned long long)loc->address);
-	}
-	return slice_cstr(tmp);
-}
-
 /* Advances a match of k names over one location's frames (outermost first). */
 static uint32_t step(const struct callsite *cs, const struct symbols *s, uint32_t loc_id, uint32_t k)
 {
@@ -83,17 +62,11 @@ static uint32_t step(const struct callsite *cs, const struct symbols *s, uint32_
 	if (loc->n_lines == 0) {
 		if (k == cs->n)
 			return k;
-		return slice_eq(raw_name(s, loc, tmp, sizeof(tmp)), cs->names[k]) ? k + 1 : UINT32_MAX;
+		return slice_eq(symbols_raw_location_name(s, loc, tmp, sizeof(tmp)), cs->names[k]) ? k + 1 : UINT32_MAX;
 	}
 	for (uint32_t i = loc->n_lines; i > 0 && k < cs->n; i--) {
 		const struct sym_line *ln = &s->lines[loc->first_line + i - 1];
-		const struct sym_function *f = &s->functions[ln->function];
-		struct slice name = strtab_get(&s->strings, f->name);
-		if (!name.n)
-			name = strtab_get(&s->strings, f->system_name);
-		if (!name.n)
-			name = slice_cstr("<unknown>");
-		if (!slice_eq(name, cs->names[k]))
+		if (!slice_eq(symbols_function_name(s, ln->function), cs->names[k]))
 			return UINT32_MAX;
 		k++;
 	}

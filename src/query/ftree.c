@@ -57,38 +57,13 @@ static size_t location_frames(struct ftree *t, const struct symbols *s, uint32_t
 	const struct sym_location *loc = &s->locations[loc_id];
 	if (loc->n_lines == 0) {
 		char tmp[512];
-		const struct sym_mapping *m = loc->mapping ? &s->mappings[loc->mapping] : NULL;
-		struct slice file = m ? strtab_get(&s->strings, m->filename) : slice_make("", 0);
-		if (file.n) {
-			/* Keep the base name: "libc.so.6+0x1234" reads better than a full path. */
-			const uint8_t *slash = NULL;
-			for (size_t i = 0; i < file.n; i++)
-				if (file.p[i] == '/')
-					slash = file.p + i;
-			if (slash) {
-				file.n -= (size_t)(slash + 1 - file.p);
-				file.p = slash + 1;
-			}
-			uint64_t off = loc->address >= m->memory_start ? loc->address - m->memory_start + m->file_offset
-								       : loc->address;
-			snprintf(tmp, sizeof(tmp), "%.*s+0x%llx", (int)EMBER_MIN(file.n, 400), (const char *)file.p,
-				 (unsigned long long)off);
-		} else {
-			snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)loc->address);
-		}
-		out[0] = strtab_intern(&t->names, slice_cstr(tmp));
+		out[0] = strtab_intern(&t->names, symbols_raw_location_name(s, loc, tmp, sizeof(tmp)));
 		return 1;
 	}
 	size_t n = 0;
 	for (uint32_t k = loc->n_lines; k > 0 && n < cap; k--) {
 		const struct sym_line *ln = &s->lines[loc->first_line + k - 1];
-		const struct sym_function *f = &s->functions[ln->function];
-		struct slice name = strtab_get(&s->strings, f->name);
-		if (!name.n)
-			name = strtab_get(&s->strings, f->system_name);
-		if (!name.n)
-			name = slice_cstr("<unknown>");
-		out[n++] = strtab_intern(&t->names, name);
+		out[n++] = strtab_intern(&t->names, symbols_function_name(s, ln->function));
 	}
 	return n;
 }

@@ -173,6 +173,38 @@ uint32_t symbols_stack_child(struct symbols *s, uint32_t parent, uint32_t locati
 	return id;
 }
 
+struct slice symbols_function_name(const struct symbols *s, uint32_t f)
+{
+	struct slice name = strtab_get(&s->strings, s->functions[f].name);
+	if (!name.n)
+		name = strtab_get(&s->strings, s->functions[f].system_name);
+	return name.n ? name : slice_cstr("<unknown>");
+}
+
+struct slice symbols_raw_location_name(const struct symbols *s, const struct sym_location *loc, char *tmp,
+				       size_t cap)
+{
+	const struct sym_mapping *m = loc->mapping ? &s->mappings[loc->mapping] : NULL;
+	struct slice file = m ? strtab_get(&s->strings, m->filename) : slice_make("", 0);
+	if (file.n) {
+		/* The base name: "libc.so.6+0x1234" reads better than a full path. */
+		for (size_t i = file.n; i > 0; i--) {
+			if (file.p[i - 1] == '/') {
+				file.p += i;
+				file.n -= i;
+				break;
+			}
+		}
+		uint64_t off = loc->address >= m->memory_start ? loc->address - m->memory_start + m->file_offset
+							       : loc->address;
+		snprintf(tmp, cap, "%.*s+0x%llx", (int)EMBER_MIN(file.n, 400), (const char *)file.p,
+			 (unsigned long long)off);
+	} else {
+		snprintf(tmp, cap, "0x%llx", (unsigned long long)loc->address);
+	}
+	return slice_cstr(tmp);
+}
+
 size_t symbols_bytes(const struct symbols *s)
 {
 	return s->strings.bytes + s->strings.cap * sizeof(struct slice) + s->cap_mappings * sizeof(*s->mappings) +

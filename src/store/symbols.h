@@ -69,6 +69,15 @@ uint32_t symbols_add_location(struct symbols *s, const struct sym_location *loc,
 /** The node for the call path parent -> location, adding it if new. */
 uint32_t symbols_stack_child(struct symbols *s, uint32_t parent, uint32_t location);
 
+/** The display name of function id f: its name, else its system name, else "<unknown>".
+ * Borrowed from s. */
+struct slice symbols_function_name(const struct symbols *s, uint32_t f);
+
+/** The display name of a location without line information: "<mapping file base
+ * name>+0x<file offset>" or "0x<address>", written into tmp[0..cap). */
+struct slice symbols_raw_location_name(const struct symbols *s, const struct sym_location *loc, char *tmp,
+				       size_t cap);
+
 /** Approximate heap bytes used, for metrics. */
 size_t symbols_bytes(const struct symbols *s);
 

@@ -150,6 +150,36 @@ void connect_call_reply(struct connect_call *c, const ProtobufCMessage *msg)
 	connect_call_end(c);
 }
 
+void connect_call_reply_packed(struct connect_call *c, const ProtobufCMessageDescriptor *d, struct buf *packed)
+{
+	if (c->codec == CONNECT_PROTO) {
+		/* Already the answer: hand the bytes over without a copy. */
+		buf_release(&c->resp->body);
+		c->resp->body = *packed;
+		buf_init(packed);
+	} else {
+		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, packed->n, packed->p);
+		buf_release(packed);
+		if (!m) {
+			connect_call_fail(c, CONNECT_INTERNAL, "could not decode the response");
+			return;
+		}
+		c->resp->body.n = 0;
+		int rc = connect_encode_response(m, c->codec, &c->resp->body);
+		protobuf_c_message_free_unpacked(m, NULL);
+		if (rc) {
+			connect_call_fail(c, CONNECT_INTERNAL, "could not encode the response");
+			return;
+		}
+	}
+	c->resp->status = 200;
+	c->resp->content_type = connect_codec_content_type(c->codec);
+	const struct slice *ae = http_request_header(c->req, "Accept-Encoding");
+	if (ae && connect_compress_response(*ae, &c->resp->body))
+		http_response_add_header(c->resp, "Content-Encoding", "gzip");
+	connect_call_end(c);
+}
+
 void connect_call_fail(struct connect_call *c, enum connect_code code, const char *fmt, ...)
 {
 	char msg[600];
@@ -247,6 +277,7 @@ static const char *route_label(const struct http_request *req)
 					    "/querier.v1.QuerierService/SelectMergeSpanProfile",
 					    "/querier.v1.QuerierService/Diff",
 					    "/version.v1.Version/Version",
+					    "/querier.v1.QuerierService/SelectMergeProfile",
 					    "/ready",
 					    "/metrics",
 					    "/api/v1/status/buildinfo",

@@ -39,6 +39,10 @@ bool connect_call_begin(struct api *api, struct connect_call *c, struct http_req
 			struct http_response *resp, const ProtobufCMessageDescriptor *d);
 /** Encodes msg (may live in the request arena) as the response and frees the request. */
 void connect_call_reply(struct connect_call *c, const ProtobufCMessage *msg);
+/** Sends packed, the protobuf encoding of a message of type d, as the response: as is for
+ * application/proto, re-encoded as protojson for JSON. Takes packed's bytes (packed is
+ * left empty) and frees the request. For answers built directly in wire form (pprof). */
+void connect_call_reply_packed(struct connect_call *c, const ProtobufCMessageDescriptor *d, struct buf *packed);
 /** Writes a Connect error response and frees the request. */
 void connect_call_fail(struct connect_call *c, enum connect_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -60,6 +64,8 @@ void api_select_merge_span_profile(struct api *api, struct connect_call *c, cons
 void api_diff(struct api *api, struct connect_call *c, const struct tenants *t);
 /** /version.v1.Version/Version: {QuerierAPI: 1}; no tenant needed. */
 void api_version(struct api *api, struct http_request *req, struct http_response *resp);
+/** querier.v1.QuerierService/SelectMergeProfile (api_pprof.c); request already decoded. */
+void api_select_merge_profile(struct api *api, struct connect_call *c, const struct tenants *t);
 
 /* api_render.c: the legacy HTTP reads (GET only; the router checks the method). */
 void api_render(struct api *api, struct http_request *req, struct http_response *resp);

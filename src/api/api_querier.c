@@ -526,6 +526,7 @@ static const struct querier_method methods[] = {
 	{"SelectMergeSpanProfile", &querier__v1__select_merge_span_profile_request__descriptor,
 	 api_select_merge_span_profile},
 	{"Diff", &querier__v1__diff_request__descriptor, api_diff},
+	{"SelectMergeProfile", &querier__v1__select_merge_profile_request__descriptor, api_select_merge_profile},
 };
 
 bool api_querier(struct api *api, struct slice method, struct http_request *req, struct http_response *resp)

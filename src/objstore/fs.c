@@ -234,7 +234,7 @@ static int fs_get_range(struct objstore *os, const char *key, bool whole, uint64
 	if (whole) {
 		off = 0;
 		len = size;
-	} else if (off > size || (off == size && size > 0)) {
+	} else if (off >= size && len > 0) {
 		rc = objstore__fail(EMBER_EINVAL, "%s: range starts at %llu, past the end (%llu bytes)", key,
 				    (unsigned long long)off, (unsigned long long)size);
 		goto out;

@@ -93,8 +93,8 @@ int objstore_get(struct objstore *os, const char *key, struct buf *out) EMBER_WU
 
 /** Appends bytes [off, off+len) of the object to out; fewer when the object ends first.
  * len 0 appends nothing (the object must still exist). EMBER_ENOTFOUND if absent,
- * EMBER_EINVAL if off is at or past the end of a non-empty object, or past the end
- * of an empty one. On failure out keeps its previous length. */
+ * EMBER_EINVAL if off is at or past the end (so any range of an empty object, as S3
+ * answers 416 there). On failure out keeps its previous length. */
 int objstore_get_range(struct objstore *os, const char *key, uint64_t off, uint64_t len, struct buf *out) EMBER_WUR;
 
 /** The object's size in *size: 0, or EMBER_ENOTFOUND if absent. */

@@ -161,6 +161,22 @@ static void test_foreign_and_tmp_files(void **state)
 	assert_int_equal(stat(path, &st), -1);
 }
 
+/* Listing is in byte order even where a directory walk is not: "a-x" < "a/1" < "a0". */
+static void test_list_byte_order(void **state)
+{
+	(void)state;
+	assert_int_equal(objstore_put(sc_os, "order/a/1", slice_cstr("1")), 0);
+	assert_int_equal(objstore_put(sc_os, "order/a0", slice_cstr("0")), 0);
+	assert_int_equal(objstore_put(sc_os, "order/a-x", slice_cstr("x")), 0);
+	assert_int_equal(objstore_put(sc_os, "order/a.b/c", slice_cstr("c")), 0);
+	char saved[64];
+	snprintf(saved, sizeof(saved), "%s", sc_prefix);
+	sc_prefix[0] = '\0';
+	static const char *const want[] = {"order/a-x", "order/a.b/c", "order/a/1", "order/a0"};
+	sc_expect_list("order/a", want, 4);
+	snprintf(sc_prefix, sizeof(sc_prefix), "%s", saved);
+}
+
 /* A filesystem cannot hold both "c" and "c/d": a clear error, and a directory is not an
  * object. */
 static void test_file_dir_clash(void **state)
@@ -338,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_foreign_and_tmp_files),
+		cmocka_unit_test(test_list_byte_order),
 		cmocka_unit_test(test_file_dir_clash),
 		cmocka_unit_test(test_atomic_replace),
 		cmocka_unit_test(test_put_delete_churn),

@@ -17,6 +17,11 @@
 /* The store under test and a per-run key prefix ("run-<pid>-<time>/"). */
 static struct objstore *sc_os;
 static char sc_prefix[64];
+/* Set when the server is s3rver, which differs from S3 in two ways the scenarios meet:
+ * it rewrites objects in place (a GET racing a PUT of the same key gets a 500 or a torn
+ * object; S3 and the filesystem backend never show either), and a ranged GET of an empty
+ * object gets a broken answer instead of 416. Those checks are skipped with it. */
+static bool sc_s3rver;
 
 static const char *sc_key(const char *rel)
 {
@@ -124,8 +129,10 @@ static void sc_range(void **state)
 	assert_int_equal(b.n, 0);
 	assert_int_equal(objstore_get_range(sc_os, sc_key("range/absent"), 0, 5, &b), EMBER_ENOTFOUND);
 	assert_int_equal(objstore_get_range(sc_os, sc_key("range/absent"), 0, 0, &b), EMBER_ENOTFOUND);
+	/* An empty object has no byte 0 (S3 answers 416 InvalidRange). */
 	sc_put_cstr("range/empty", "");
-	sc_expect_range("range/empty", 0, 10, "");
+	if (!sc_s3rver)
+		assert_int_equal(objstore_get_range(sc_os, sc_key("range/empty"), 0, 10, &b), EMBER_EINVAL);
 	/* Appends after what out holds. */
 	buf_append_cstr(&b, "x");
 	assert_int_equal(objstore_get_range(sc_os, sc_key("range/digits"), 2, 2, &b), 0);
@@ -170,18 +177,20 @@ static void sc_expect_list(const char *rel_prefix, const char *const *want, int 
 		assert_string_equal(l.keys[i], want[i]);
 }
 
-/* Nested prefixes, string-prefix semantics, byte order, early stop, delete. */
+/* Nested prefixes, string-prefix semantics, byte order, early stop, delete. (No sibling
+ * like "a-x" next to a directory "a/": s3rver lists in directory-walk order, which differs
+ * from S3's byte order there; fs_test checks that case on its own.) */
 static void sc_list_delete(void **state)
 {
 	(void)state;
 	static const char *const keys[] = {"list/b/c/e", "list/a/2", "list/ab", "list/a/1", "list/b/c/d",
-					   "list/B",     "list/a-x"};
+					   "list/B",     "list/a~x"};
 	for (size_t i = 0; i < EMBER_ARRAY_LEN(keys); i++)
 		sc_put_cstr(keys[i], keys[i]);
-	static const char *const all[] = {"list/B", "list/a-x", "list/a/1", "list/a/2", "list/ab", "list/b/c/d", "list/b/c/e"};
+	static const char *const all[] = {"list/B", "list/a/1", "list/a/2", "list/ab", "list/a~x", "list/b/c/d", "list/b/c/e"};
 	sc_expect_list("list/", all, 7);
 	sc_expect_list("list", all, 7);
-	static const char *const a[] = {"list/a-x", "list/a/1", "list/a/2", "list/ab"};
+	static const char *const a[] = {"list/a/1", "list/a/2", "list/ab", "list/a~x"};
 	sc_expect_list("list/a", a, 4);
 	static const char *const a_dir[] = {"list/a/1", "list/a/2"};
 	sc_expect_list("list/a/", a_dir, 2);
@@ -212,7 +221,7 @@ static void sc_list_delete(void **state)
 	sc_expect_list("list/b/", bc_after, 1);
 	assert_int_equal(objstore_delete(sc_os, sc_key("list/b/c/e")), 0);
 	sc_expect_list("list/b/", NULL, 0);
-	static const char *const rest[] = {"list/B", "list/a-x", "list/a/1", "list/a/2", "list/ab"};
+	static const char *const rest[] = {"list/B", "list/a/1", "list/a/2", "list/ab", "list/a~x"};
 	sc_expect_list("list/", rest, 5);
 }
 
@@ -331,9 +340,9 @@ static void *sc_worker_main(void *arg)
 		if (rc == 0)
 			rc = objstore_put(sc_os, sc_key("conc/shared"), slice_make(v, n));
 		struct buf b = BUF_INIT;
-		if (rc == 0)
+		if (rc == 0 && !sc_s3rver)
 			rc = objstore_get(sc_os, sc_key("conc/shared"), &b);
-		if (rc == 0) {
+		if (rc == 0 && !sc_s3rver) {
 			/* Whatever writer won, the object is one whole value. */
 			int who = b.n ? b.p[0] - 'a' : -1;
 			size_t wn = 0;
@@ -373,6 +382,18 @@ static void sc_concurrent(void **state)
 			sc_expect_content(rel, val, strlen(val));
 		}
 	}
+	/* After the race, the shared object is one writer's whole value. */
+	struct buf b = BUF_INIT;
+	assert_int_equal(objstore_get(sc_os, sc_key("conc/shared"), &b), 0);
+	assert_true(b.n > 0);
+	int who = b.p[0] - 'a';
+	assert_true(who >= 0 && who < SC_THREADS);
+	uint8_t v[8000];
+	size_t n;
+	sc_shared_value(who, v, &n);
+	assert_int_equal(b.n, n);
+	assert_memory_equal(b.p, v, n);
+	buf_release(&b);
 }
 
 #endif

@@ -67,6 +67,22 @@ int objstore_open(const struct objstore_config *cfg, struct objstore **out, char
 	return rc;
 }
 
+int objstore_config_check(const struct objstore_config *cfg, char *err, size_t errlen)
+{
+	const char *b = cfg->backend && *cfg->backend ? cfg->backend : "filesystem";
+	if (!strcmp(b, "filesystem")) {
+		if (!cfg->fs_dir || !*cfg->fs_dir) {
+			snprintf(err, errlen, "filesystem storage needs a directory (-storage.filesystem.dir)");
+			return EMBER_EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(b, "s3"))
+		return objstore__s3_check(cfg, err, errlen);
+	snprintf(err, errlen, "unknown storage backend %s (supported: filesystem, s3)", b);
+	return EMBER_EINVAL;
+}
+
 void objstore_close(struct objstore *os)
 {
 	if (os)

@@ -64,6 +64,12 @@ struct objstore;
  * message in err. */
 int objstore_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen) EMBER_WUR;
 
+/** Checks cfg as objstore_open would (backend name, required settings, their syntax;
+ * credentials may come from the environment) without opening anything or touching the
+ * disk or network: 0, or EMBER_EINVAL with the reason in err. For configuration checks at
+ * startup. */
+int objstore_config_check(const struct objstore_config *cfg, char *err, size_t errlen) EMBER_WUR;
+
 /** Closes the store (NULL-safe). No call may be running on it. */
 void objstore_close(struct objstore *os);
 

@@ -45,5 +45,6 @@ void objstore__xml_escape(const char *s, struct buf *out);
 
 int objstore__fs_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen);
 int objstore__s3_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen);
+int objstore__s3_check(const struct objstore_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -675,20 +675,32 @@ static void curl_global(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int objstore__s3_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen)
+/* The settings, checked and resolved (environment credentials, scheme, lookup style,
+ * region). Pointers borrow from cfg, the environment, or the fixed buffers inside. */
+struct s3_settings {
+	const char *access, *secret, *token;
+	const char *scheme;
+	const char *host; /* host[:port], host_n bytes */
+	size_t host_n;
+	bool vhost;
+	char region[64];
+};
+
+static int s3_settings(const struct objstore_config *cfg, struct s3_settings *st, char *err, size_t errlen)
 {
 	const struct objstore_s3_config *c = &cfg->s3;
-	const char *access = setting_or_env(c->access_key_id, "AWS_ACCESS_KEY_ID");
-	const char *secret = setting_or_env(c->secret_access_key, "AWS_SECRET_ACCESS_KEY");
-	const char *token = setting_or_env(c->session_token, "AWS_SESSION_TOKEN");
+	memset(st, 0, sizeof(*st));
+	st->access = setting_or_env(c->access_key_id, "AWS_ACCESS_KEY_ID");
+	st->secret = setting_or_env(c->secret_access_key, "AWS_SECRET_ACCESS_KEY");
+	st->token = setting_or_env(c->session_token, "AWS_SESSION_TOKEN");
 	struct buf missing = BUF_INIT;
 	if (!c->endpoint || !*c->endpoint)
 		buf_append_cstr(&missing, ", -storage.s3.endpoint");
 	if (!c->bucket || !*c->bucket)
 		buf_append_cstr(&missing, ", -storage.s3.bucket-name");
-	if (!access)
+	if (!st->access)
 		buf_append_cstr(&missing, ", -storage.s3.access-key-id (or $AWS_ACCESS_KEY_ID)");
-	if (!secret)
+	if (!st->secret)
 		buf_append_cstr(&missing, ", -storage.s3.secret-access-key (or $AWS_SECRET_ACCESS_KEY)");
 	if (missing.n) {
 		snprintf(err, errlen, "S3 storage needs %s", buf_cstr(&missing) + 2);
@@ -696,22 +708,24 @@ int objstore__s3_open(const struct objstore_config *cfg, struct objstore **out, 
 		return EMBER_EINVAL;
 	}
 	const char *ep = c->endpoint;
-	const char *scheme = c->insecure ? "http" : "https";
+	st->scheme = c->insecure ? "http" : "https";
 	if (!strncmp(ep, "http://", 7)) {
-		scheme = "http";
+		st->scheme = "http";
 		ep += 7;
 	} else if (!strncmp(ep, "https://", 8)) {
-		scheme = "https";
+		st->scheme = "https";
 		ep += 8;
 	}
 	size_t hn = strlen(ep);
 	while (hn && ep[hn - 1] == '/')
 		hn--;
-	if (hn == 0 || memchr(ep, '/', hn) || memchr(ep, '?', hn) || memchr(ep, '@', hn)) {
+	if (hn == 0 || memchr(ep, '/', hn) || memchr(ep, '?', hn) || memchr(ep, '@', hn) || memchr(ep, ' ', hn)) {
 		snprintf(err, errlen, "-storage.s3.endpoint=%s: expected host[:port] (or http(s)://host[:port])",
 			 c->endpoint);
 		return EMBER_EINVAL;
 	}
+	st->host = ep;
+	st->host_n = hn;
 	for (const char *b = c->bucket; *b; b++) {
 		if (!((*b >= 'a' && *b <= 'z') || (*b >= '0' && *b <= '9') || *b == '-' || *b == '.' || *b == '_' ||
 		      (*b >= 'A' && *b <= 'Z'))) {
@@ -724,57 +738,74 @@ int objstore__s3_open(const struct objstore_config *cfg, struct objstore **out, 
 	size_t host_n = colon ? (size_t)(colon - ep) : hn;
 	bool aws = ends_with(ep, host_n, ".amazonaws.com");
 	const char *lookup = c->bucket_lookup && *c->bucket_lookup ? c->bucket_lookup : "auto";
-	bool vhost;
 	if (!strcmp(lookup, "auto"))
-		vhost = aws && !strchr(c->bucket, '.');
+		st->vhost = aws && !strchr(c->bucket, '.');
 	else if (!strcmp(lookup, "path-style"))
-		vhost = false;
+		st->vhost = false;
 	else if (!strcmp(lookup, "virtual-hosted-style"))
-		vhost = true;
+		st->vhost = true;
 	else {
 		snprintf(err, errlen,
 			 "-storage.s3.bucket-lookup-type=%s: expected auto, path-style or virtual-hosted-style", lookup);
 		return EMBER_EINVAL;
 	}
-	char region[64] = "us-east-1";
+	snprintf(st->region, sizeof(st->region), "us-east-1");
 	if (c->region && *c->region) {
-		snprintf(region, sizeof(region), "%s", c->region);
-	} else if (aws && host_n > 17 && (!strncmp(ep, "s3.", 3) || !strncmp(ep, "s3-", 3))) {
+		if (strlen(c->region) >= sizeof(st->region)) {
+			snprintf(err, errlen, "-storage.s3.region=%s: not a valid region name", c->region);
+			return EMBER_EINVAL;
+		}
+		snprintf(st->region, sizeof(st->region), "%s", c->region);
+	} else if (aws && (!strncmp(ep, "s3.", 3) || !strncmp(ep, "s3-", 3))) {
 		/* s3.<region>.amazonaws.com or s3-<region>.amazonaws.com */
-		size_t rn = host_n - 3 - strlen(".amazonaws.com");
-		if (rn > 0 && rn < sizeof(region) && !memchr(ep + 3, '.', rn))
-			snprintf(region, sizeof(region), "%.*s", (int)rn, ep + 3);
+		size_t suffix = strlen(".amazonaws.com");
+		if (host_n > 3 + suffix) {
+			size_t rn = host_n - 3 - suffix;
+			if (rn < sizeof(st->region) && !memchr(ep + 3, '.', rn))
+				snprintf(st->region, sizeof(st->region), "%.*s", (int)rn, ep + 3);
+		}
 	}
-	for (const char *p = region; *p; p++) {
+	for (const char *p = st->region; *p; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
-			snprintf(err, errlen, "-storage.s3.region=%s: not a valid region name", region);
+			snprintf(err, errlen, "-storage.s3.region=%s: not a valid region name", st->region);
 			return EMBER_EINVAL;
 		}
 	}
-	if (strchr(access, ':')) {
-		snprintf(err, errlen, "the S3 access key id contains ':'");
-		return EMBER_EINVAL;
-	}
+	return 0;
+}
+
+int objstore__s3_check(const struct objstore_config *cfg, char *err, size_t errlen)
+{
+	struct s3_settings st;
+	return s3_settings(cfg, &st, err, errlen);
+}
+
+int objstore__s3_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen)
+{
+	const struct objstore_s3_config *c = &cfg->s3;
+	struct s3_settings st;
+	int rc = s3_settings(cfg, &st, err, errlen);
+	if (rc)
+		return rc;
 	pthread_once(&curl_once, curl_global);
 
 	struct s3_store *s3 = xcalloc(1, sizeof(*s3));
 	s3->base.ops = &s3_ops;
-	struct buf u = BUF_INIT, bp = BUF_INIT;
-	if (vhost)
-		buf_printf(&u, "%s://%s.%.*s", scheme, c->bucket, (int)hn, ep);
+	struct buf u = BUF_INIT, bp = BUF_INIT, sig = BUF_INIT;
+	if (st.vhost)
+		buf_printf(&u, "%s://%s.%.*s", st.scheme, c->bucket, (int)st.host_n, st.host);
 	else
-		buf_printf(&u, "%s://%.*s", scheme, (int)hn, ep);
+		buf_printf(&u, "%s://%.*s", st.scheme, (int)st.host_n, st.host);
 	s3->base_url = buf_cstr(&u);
-	if (!vhost)
+	if (!st.vhost)
 		buf_printf(&bp, "/%s", c->bucket);
 	s3->bucket_path = buf_cstr(&bp);
 	s3->bucket = xstrdup(c->bucket);
-	struct buf sig = BUF_INIT;
-	buf_printf(&sig, "aws:amz:%s:s3", region);
+	buf_printf(&sig, "aws:amz:%s:s3", st.region);
 	s3->sigv4 = buf_cstr(&sig);
-	s3->access_key = xstrdup(access);
-	s3->secret_key = xstrdup(secret);
-	s3->session_token = token ? xstrdup(token) : NULL;
+	s3->access_key = xstrdup(st.access);
+	s3->secret_key = xstrdup(st.secret);
+	s3->session_token = st.token ? xstrdup(st.token) : NULL;
 	s3->part_size = c->part_size ? c->part_size : (uint64_t)16 << 20;
 	s3->max_keys = c->max_keys ? c->max_keys : 1000;
 	s3->max_tries = c->max_tries ? c->max_tries : 5;

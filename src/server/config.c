@@ -31,9 +31,23 @@ static const struct option_def options[] = {
 	 "request worker threads (0: 8 per CPU, since writes wait on WAL syncs; Ember's own setting)"},
 	{"log.level", "server.log_level", OPT_STRING, OFF(log_level), "info", "debug, info, warn or error"},
 	{"storage.backend", "storage.backend", OPT_STRING, OFF(storage_backend), "filesystem",
-	 "object storage backend: filesystem"},
+	 "where blocks are stored: filesystem (under -storage.filesystem.dir) or s3"},
 	{"storage.filesystem.dir", "storage.filesystem.dir", OPT_STRING, OFF(storage_dir), "./data",
-	 "data directory (WAL, head, blocks)"},
+	 "data directory (WAL, head; blocks too with the filesystem backend)"},
+	{"storage.s3.endpoint", "storage.s3.endpoint", OPT_STRING, OFF(s3_endpoint), "",
+	 "S3 endpoint, host[:port] (e.g. s3.eu-west-1.amazonaws.com, minio:9000)"},
+	{"storage.s3.bucket-name", "storage.s3.bucket_name", OPT_STRING, OFF(s3_bucket), "", "S3 bucket name"},
+	{"storage.s3.region", "storage.s3.region", OPT_STRING, OFF(s3_region), "",
+	 "S3 region (empty: taken from an s3.<region>.amazonaws.com endpoint, else us-east-1)"},
+	{"storage.s3.access-key-id", "storage.s3.access_key_id", OPT_STRING, OFF(s3_access_key_id), "",
+	 "S3 access key ID (empty: $AWS_ACCESS_KEY_ID)"},
+	{"storage.s3.secret-access-key", "storage.s3.secret_access_key", OPT_STRING, OFF(s3_secret_access_key), "",
+	 "S3 secret access key (empty: $AWS_SECRET_ACCESS_KEY)"},
+	{"storage.s3.insecure", "storage.s3.insecure", OPT_BOOL, OFF(s3_insecure), "false",
+	 "use http:// instead of https:// for the S3 endpoint"},
+	{"storage.s3.bucket-lookup-type", "storage.s3.bucket_lookup_type", OPT_STRING, OFF(s3_bucket_lookup), "auto",
+	 "S3 bucket addressing: auto (virtual-hosted on AWS, path style elsewhere), path-style or "
+	 "virtual-hosted-style"},
 	{"auth.multitenancy-enabled", "multitenancy_enabled", OPT_BOOL, OFF(multitenancy), "false",
 	 "require X-Scope-OrgID on every request; when off every request is tenant 'anonymous'"},
 	{"wal.sync", "wal.sync", OPT_BOOL, OFF(wal_sync), "true",
@@ -352,16 +366,29 @@ int config_check(const struct config *c, char *err, size_t errlen)
 			 c->target);
 		return EMBER_EINVAL;
 	}
-	if (strcmp(c->storage_backend, "filesystem") != 0) {
-		snprintf(err, errlen, "-storage.backend=%s is not supported yet: only filesystem exists",
-			 c->storage_backend);
+	struct objstore_config oc;
+	config_objstore(c, &oc);
+	if (objstore_config_check(&oc, err, errlen) != 0)
 		return EMBER_EINVAL;
-	}
 	if (c->http_port > 65535) {
 		snprintf(err, errlen, "-server.http-listen-port=%lld is not a port", (long long)c->http_port);
 		return EMBER_EINVAL;
 	}
 	return 0;
+}
+
+void config_objstore(const struct config *c, struct objstore_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->backend = c->storage_backend;
+	out->fs_dir = c->storage_dir;
+	out->s3.endpoint = c->s3_endpoint;
+	out->s3.bucket = c->s3_bucket;
+	out->s3.region = c->s3_region;
+	out->s3.access_key_id = c->s3_access_key_id;
+	out->s3.secret_access_key = c->s3_secret_access_key;
+	out->s3.insecure = c->s3_insecure;
+	out->s3.bucket_lookup = c->s3_bucket_lookup;
 }
 
 void config_ingest_limits(const struct config *c, struct ingest_limits *out)

@@ -6,6 +6,7 @@
 #define EMBER_SERVER_CONFIG_H
 
 #include "ingest/plan.h"
+#include "objstore/objstore.h"
 
 struct config {
 	char *config_file;
@@ -17,6 +18,8 @@ struct config {
 	int64_t workers;
 	char *storage_backend;
 	char *storage_dir;
+	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key_id, *s3_secret_access_key, *s3_bucket_lookup;
+	bool s3_insecure;
 	bool multitenancy;
 	char *log_level;
 	double body_limit_mb;
@@ -42,6 +45,10 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 
 /** Checks the combination of settings (e.g. -target); EMBER_EINVAL with a message. */
 int config_check(const struct config *c, char *err, size_t errlen) EMBER_WUR;
+
+/** The object storage settings (-storage.*) as an objstore_config; its strings borrow
+ * from c (valid while c is). */
+void config_objstore(const struct config *c, struct objstore_config *out);
 
 /** The ingest limits the settings describe. */
 void config_ingest_limits(const struct config *c, struct ingest_limits *out);

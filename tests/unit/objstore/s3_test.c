@@ -17,6 +17,8 @@
 
 #include "scenarios.h"
 
+#include "server/config.h"
+
 static const char *env(const char *name)
 {
 	const char *v = getenv(name);
@@ -350,6 +352,9 @@ static void test_open_checks(void **state)
 	assert_string_equal(err, "S3 storage needs -storage.s3.endpoint, -storage.s3.bucket-name, "
 				 "-storage.s3.access-key-id (or $AWS_ACCESS_KEY_ID), "
 				 "-storage.s3.secret-access-key (or $AWS_SECRET_ACCESS_KEY)");
+	char err2[512];
+	assert_int_equal(objstore_config_check(&cfg, err2, sizeof(err2)), EMBER_EINVAL);
+	assert_string_equal(err2, err);
 	cfg.s3.endpoint = "s3.eu-west-1.amazonaws.com";
 	cfg.s3.bucket = "b";
 	cfg.s3.access_key_id = "AK";
@@ -382,6 +387,83 @@ static void test_open_checks(void **state)
 	cfg.s3.region = "eu west";
 	assert_int_equal(objstore_open(&cfg, &os, err, sizeof(err)), EMBER_EINVAL);
 	assert_non_null(strstr(err, "region"));
+	cfg.s3.region = "eu-west-3";
+	assert_int_equal(objstore_config_check(&cfg, err, sizeof(err)), 0);
+	cfg.backend = "azure";
+	assert_int_equal(objstore_config_check(&cfg, err, sizeof(err)), EMBER_EINVAL);
+	assert_string_equal(err, "unknown storage backend azure (supported: filesystem, s3)");
+
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	if (saved_ak)
+		setenv("AWS_ACCESS_KEY_ID", saved_ak, 1);
+	if (saved_sk)
+		setenv("AWS_SECRET_ACCESS_KEY", saved_sk, 1);
+	free(saved_ak);
+	free(saved_sk);
+}
+
+/* The server's -storage.s3.* flags and storage.s3.* YAML keys (Pyroscope's names) reach
+ * objstore, and config_check says what is missing. */
+static void test_server_config(void **state)
+{
+	(void)state;
+	char *saved_ak = getenv("AWS_ACCESS_KEY_ID") ? strdup(getenv("AWS_ACCESS_KEY_ID")) : NULL;
+	char *saved_sk = getenv("AWS_SECRET_ACCESS_KEY") ? strdup(getenv("AWS_SECRET_ACCESS_KEY")) : NULL;
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	struct config c;
+	char err[512];
+	config_init(&c);
+	assert_int_equal(config_check(&c, err, sizeof(err)), 0); /* filesystem by default */
+	char *a1[] = {"-storage.backend=s3", "-storage.s3.bucket-name=profiles"};
+	assert_int_equal(config_load(&c, 2, a1, err, sizeof(err)), 0);
+	assert_int_equal(config_check(&c, err, sizeof(err)), EMBER_EINVAL);
+	assert_string_equal(err, "S3 storage needs -storage.s3.endpoint, -storage.s3.access-key-id (or "
+				 "$AWS_ACCESS_KEY_ID), -storage.s3.secret-access-key (or $AWS_SECRET_ACCESS_KEY)");
+	config_release(&c);
+
+	char path[] = "/tmp/ember-s3-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char *yaml = "storage:\n  backend: s3\n  s3:\n    endpoint: minio.local:9000\n"
+			   "    bucket_name: blocks\n    region: eu-west-3\n    access_key_id: AK\n"
+			   "    secret_access_key: SK\n    insecure: true\n    bucket_lookup_type: path-style\n";
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	char cf[64];
+	snprintf(cf, sizeof(cf), "-config.file=%s", path);
+	char *a2[] = {cf, "-storage.s3.region=us-west-2"};
+	config_init(&c);
+	assert_int_equal(config_load(&c, 2, a2, err, sizeof(err)), 0);
+	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+	struct objstore_config oc;
+	config_objstore(&c, &oc);
+	assert_string_equal(oc.backend, "s3");
+	assert_string_equal(oc.s3.endpoint, "minio.local:9000");
+	assert_string_equal(oc.s3.bucket, "blocks");
+	assert_string_equal(oc.s3.region, "us-west-2"); /* the flag beats the file */
+	assert_string_equal(oc.s3.access_key_id, "AK");
+	assert_string_equal(oc.s3.secret_access_key, "SK");
+	assert_true(oc.s3.insecure);
+	assert_string_equal(oc.s3.bucket_lookup, "path-style");
+	config_release(&c);
+	unlink(path);
+
+	/* Credentials from the environment are enough. */
+	setenv("AWS_ACCESS_KEY_ID", "AK", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "SK", 1);
+	char *a3[] = {"-storage.backend=s3", "-storage.s3.bucket-name=b", "-storage.s3.endpoint=s3.amazonaws.com"};
+	config_init(&c);
+	assert_int_equal(config_load(&c, 3, a3, err, sizeof(err)), 0);
+	assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+	config_release(&c);
+	char *a4[] = {"-storage.backend=gcs"};
+	config_init(&c);
+	assert_int_equal(config_load(&c, 1, a4, err, sizeof(err)), 0);
+	assert_int_equal(config_check(&c, err, sizeof(err)), EMBER_EINVAL);
+	assert_string_equal(err, "unknown storage backend gcs (supported: filesystem, s3)");
+	config_release(&c);
 
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
@@ -397,6 +479,7 @@ int main(void)
 {
 	const struct CMUnitTest checks[] = {
 		cmocka_unit_test(test_open_checks),
+		cmocka_unit_test(test_server_config),
 	};
 	const struct CMUnitTest server[] = {
 		cmocka_unit_test(test_basic),          cmocka_unit_test(test_range),

@@ -8,6 +8,7 @@
  *                                 is preceded by u16 n_samples, u16 n_nodes (LE)
  *   4  raw partition body         block__parse_symbols (no framing, no checksum)
  *   5  raw series body            block__parse_series, preceded by u16 n_samples, u16 n_nodes
+ *   6  raw index body             block__parse_index_raw, then as 1
  * Nothing may crash, leak or read out of bounds; what parses must be self-consistent. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,11 +87,13 @@ static void sections(struct slice file, const char *name, const char *magic, uin
 	buf_release(&raw);
 }
 
-static void index_file(struct slice file)
+static void index_file(struct slice file, bool raw)
 {
 	struct block_index ix;
 	char err[256];
-	if (block__parse_index(file, &ix, err, sizeof(err)) != 0) {
+	int rc = raw ? block__parse_index_raw(file, &ix, err, sizeof(err))
+		     : block__parse_index(file, &ix, err, sizeof(err));
+	if (rc != 0) {
 		if (strncmp(err, "index: ", 7) != 0)
 			abort();
 		return;
@@ -100,9 +103,11 @@ static void index_file(struct slice file)
 		if (s->partition >= ix.n_partitions || s->min_t > s->max_t || s->min_t < ix.min_t || s->max_t > ix.max_t)
 			abort();
 		for (size_t k = 0; k < s->labels.n; k++) {
-			/* Every label's posting list exists and holds the series. */
+			if (k && slice_cmp(s->labels.v[k - 1].name, s->labels.v[k].name) >= 0)
+				abort(); /* sorted, unique names */
 			const struct block_ix_value *v = block__postings(&ix, s->labels.v[k].name, s->labels.v[k].value);
-			(void)v;
+			if (v && v->n == 0)
+				abort();
 		}
 	}
 	for (size_t i = 0; i < ix.n_names; i++)
@@ -126,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
-	uint8_t mode = copy[0] % 6;
+	uint8_t mode = copy[0] % 7;
 	struct slice in = slice_make(copy + 1, size - 1);
 	uint32_t n_samples = 0, n_nodes = 0;
 	if (mode == 3 || mode == 5) {
@@ -155,7 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 1:
-		index_file(in);
+	case 6:
+		index_file(in, mode == 6);
 		break;
 	case 2:
 		sections(in, "symbols", BLOCK_MAGIC_SYMBOLS, 0, 0);

@@ -68,8 +68,10 @@ struct block_source {
 
 /** Writes src as a new block under dir (`dir/<ULID>/`), durably: files are written to a
  * temporary directory, fsync'd, then renamed into place, so a crash leaves either no block
- * or a complete one. On success fills meta (with the new ULID). Returns 0, EMBER_EIO
- * (message in err), or EMBER_EINVAL for an inconsistent source. */
+ * or a complete one. On success fills meta (with the new ULID; the caller frees its
+ * sources with block_meta_release). Series without profiles are left out. Returns 0,
+ * EMBER_EIO (message in err), or EMBER_EINVAL for an inconsistent source (unsorted
+ * labels or profiles, a stack id outside its partition, no profiles). */
 int block_write(const char *dir, const struct block_source *src, struct block_meta *meta, char *err,
 		size_t errlen) EMBER_WUR;
 
@@ -90,7 +92,8 @@ const struct block_meta *block_meta(const struct block *b);
  * during the call; view->syms is the block's loaded symbols for the series' partition,
  * valid until done returns. Thread-safe (several queries may read one block). Returns the
  * number of profiles visited, or a negative EMBER_E* code when the block turns out to be
- * corrupt (message in err; done is still called). */
+ * corrupt (message "<file>: <reason>" in err; done is still called, and fn may already
+ * have seen the profiles of series read before the damaged one). */
 long block_select_profiles(struct block *b, const struct selector *const *sels, size_t n_sels,
 			   struct head_range range, head_profile_fn fn, void (*done)(void *ctx), void *ctx,
 			   char *err, size_t errlen);

@@ -123,6 +123,9 @@ struct block_index {
 /** Parses and checks a whole index file (header, its one section, every bound). On error
  * returns EMBER_ECORRUPT with "index: <reason>" in err and leaves nothing to free. */
 int block__parse_index(struct slice file, struct block_index *out, char *err, size_t errlen) EMBER_WUR;
+/** As block__parse_index over an already decompressed index body (no header, no
+ * section): for the fuzz target, which cannot forge checksums. */
+int block__parse_index_raw(struct slice raw, struct block_index *out, char *err, size_t errlen) EMBER_WUR;
 void block__index_release(struct block_index *ix);
 /** The posting list of name=value, or NULL. */
 const struct block_ix_value *block__postings(const struct block_index *ix, struct slice name,

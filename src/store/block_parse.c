@@ -28,6 +28,8 @@ void block__index_release(struct block_index *ix)
 	memset(ix, 0, sizeof(*ix));
 }
 
+static int parse_index_body(struct block_index *out, char *err, size_t errlen);
+
 int block__parse_index(struct slice file, struct block_index *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
@@ -40,6 +42,20 @@ int block__parse_index(struct slice file, struct block_index *out, char *err, si
 		block__index_release(out);
 		return rc;
 	}
+	return parse_index_body(out, err, errlen);
+}
+
+int block__parse_index_raw(struct slice raw, struct block_index *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	buf_append(&out->body, raw.p, raw.n);
+	return parse_index_body(out, err, errlen);
+}
+
+/* Parses out->body; on failure releases out. */
+static int parse_index_body(struct block_index *out, char *err, size_t errlen)
+{
+	int rc;
 	struct block_ix_value *values = NULL;
 	size_t n_values = 0, cap_values = 0, n_posting = 0, cap_posting = 0, n_lab = 0, cap_lab = 0;
 	size_t *value_first = NULL; /* per name: index of its first value */

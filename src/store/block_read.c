@@ -32,8 +32,9 @@ static int read_whole(const char *dir, const char *name, size_t max, struct buf 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", name, strerror(errno));
-		return errno == ENOENT ? EMBER_ECORRUPT : EMBER_EIO;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", name, strerror(e));
+		return e == ENOENT ? EMBER_ECORRUPT : EMBER_EIO;
 	}
 	int rc = EMBER_EIO;
 	struct stat st;
@@ -84,9 +85,14 @@ int block_open(const char *path, struct block **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct stat st;
-	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "no such block" : "not a block directory");
-		return errno == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO;
+	if (stat(path, &st) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, e == ENOENT ? "no such block" : strerror(e));
+		return e == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a block directory", path);
+		return EMBER_ECORRUPT;
 	}
 	struct block *b = xcalloc(1, sizeof(*b));
 	b->sym_fd = b->prof_fd = -1;
@@ -178,8 +184,9 @@ static int open_data(struct block *b, const char *name, const char *magic, uint6
 	snprintf(path, sizeof(path), "%s/%s", b->path, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", name, strerror(errno));
-		return errno == ENOENT ? EMBER_ECORRUPT : EMBER_EIO;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", name, strerror(e));
+		return e == ENOENT ? EMBER_ECORRUPT : EMBER_EIO;
 	}
 	struct stat st;
 	uint8_t h[BLOCK_FILE_HEADER];

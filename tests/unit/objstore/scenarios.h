@@ -19,8 +19,9 @@ static struct objstore *sc_os;
 static char sc_prefix[64];
 /* Set when the server is s3rver, which differs from S3 in two ways the scenarios meet:
  * it rewrites objects in place (a GET racing a PUT of the same key gets a 500 or a torn
- * object; S3 and the filesystem backend never show either), and a ranged GET of an empty
- * object gets a broken answer instead of 416. Those checks are skipped with it. */
+ * object, and racing PUTs of one key can leave a mix of both; S3 and the filesystem
+ * backend never show either), and a ranged GET of an empty object gets a broken answer
+ * instead of 416. Those checks are skipped with it. */
 static bool sc_s3rver;
 
 static const char *sc_key(const char *rel)
@@ -337,7 +338,7 @@ static void *sc_worker_main(void *arg)
 		snprintf(val, sizeof(val), "thread %d put %d", w->id, i);
 		int rc = objstore_put(sc_os, sc_key(rel), slice_cstr(val));
 		sc_shared_value(w->id, v, &n);
-		if (rc == 0)
+		if (rc == 0 && !sc_s3rver)
 			rc = objstore_put(sc_os, sc_key("conc/shared"), slice_make(v, n));
 		struct buf b = BUF_INIT;
 		if (rc == 0 && !sc_s3rver)
@@ -382,6 +383,8 @@ static void sc_concurrent(void **state)
 			sc_expect_content(rel, val, strlen(val));
 		}
 	}
+	if (sc_s3rver)
+		return;
 	/* After the race, the shared object is one writer's whole value. */
 	struct buf b = BUF_INIT;
 	assert_int_equal(objstore_get(sc_os, sc_key("conc/shared"), &b), 0);

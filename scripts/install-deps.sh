@@ -13,6 +13,7 @@ debian_packages=(
   libjansson-dev libyaml-dev libxxhash-dev libpcre2-dev
   libcurl4-openssl-dev libcmocka-dev
   golang-go prometheus python3 curl
+  awscli s3cmd
 )
 # Node.js (with its npm) may already come from elsewhere (e.g. NodeSource); only ask
 # Debian for it when it is absent, since Debian's npm conflicts with NodeSource's nodejs.
@@ -33,8 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages used by the integration tests (the real Pyroscope Node.js SDK).
-if [ -f "$here/tests/integ/node/package.json" ] && [ ! -d "$here/tests/integ/node/node_modules/@pyroscope/nodejs" ]; then
+# npm packages used by the integration tests (the real Pyroscope Node.js SDK, s3rver).
+if [ -f "$here/tests/integ/node/package.json" ] && { [ ! -d "$here/tests/integ/node/node_modules/@pyroscope/nodejs" ] ||
+     [ ! -d "$here/tests/integ/node/node_modules/@20minutes/s3rver" ]; }; then
   echo "install-deps: installing npm packages for tests/integ/node"
   (cd "$here/tests/integ/node" && npm install --no-audit --no-fund --silent)
 fi

@@ -158,6 +158,7 @@ static enum outcome attempt(struct s3_store *s3, struct s3_req *r, int *rc, char
 	struct sink sink = {h, r, BUF_INIT, false};
 	char curl_err[CURL_ERROR_SIZE] = "";
 	enum outcome oc = FAIL;
+	bool reusable = false; /* the exchange completed: the connection is in a known state */
 	size_t out0 = r->out ? r->out->n : 0;
 	*rc = EMBER_EIO;
 	if (!h) {
@@ -255,6 +256,7 @@ static enum outcome attempt(struct s3_store *s3, struct s3_req *r, int *rc, char
 		}
 		goto out;
 	}
+	reusable = true;
 	curl_off_t cl = -1;
 	curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 	r->content_length = cl;
@@ -300,10 +302,10 @@ out:
 	buf_release(&line);
 	curl_slist_free_all(hdrs);
 	if (h) {
-		if (oc == DONE)
+		if (reusable)
 			pool_put(s3, h);
 		else
-			curl_easy_cleanup(h); /* do not reuse a connection in an unknown state */
+			curl_easy_cleanup(h); /* after a transport error, start afresh */
 	}
 	return oc;
 }

@@ -9,6 +9,7 @@ struct api *api_new(const struct api_deps *deps)
 {
 	struct api *api = xcalloc(1, sizeof(*api));
 	api->d = *deps;
+	api->reader = reader_of_store(deps->store);
 	api->metrics = metrics_new();
 	static const char *const labels[] = {"route", "status", NULL};
 	api->requests = metrics_histogram(api->metrics, "ember_request_duration_seconds",
@@ -231,6 +232,8 @@ void api_handle(void *ctx, struct http_request *req, struct http_response *resp)
 				  (int)EMBER_MIN(rest.n, 100), (const char *)rest.p);
 	} else if (path_is(req, "/version.v1.Version/Version")) {
 		api_version(api, req, resp);
+	} else if (path_is(req, "/ingester/flush")) {
+		api_flush(api, req, resp);
 	} else if (path_is(req, "/ready")) {
 		if (require_get(req, resp))
 			api_ready(api, req, resp);
@@ -279,6 +282,7 @@ static const char *route_label(const struct http_request *req)
 					    "/version.v1.Version/Version",
 					    "/querier.v1.QuerierService/SelectMergeProfile",
 					    "/ready",
+					    "/ingester/flush",
 					    "/metrics",
 					    "/api/v1/status/buildinfo",
 					    "/pyroscope/render",

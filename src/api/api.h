@@ -5,12 +5,12 @@
 
 #include "http/server.h"
 #include "ingest/ingest.h"
-#include "store/head.h"
+#include "store/store.h"
 #include "store/wal.h"
 #include "util/metrics.h"
 
 struct api_deps {
-	struct head *head;      /* borrowed */
+	struct store *store;    /* borrowed: what reads read, what /ingester/flush cuts */
 	struct ingest *ingest;  /* borrowed */
 	struct wal *wal;        /* borrowed; may be NULL */
 	bool multitenancy;      /* require X-Scope-OrgID */

@@ -6,9 +6,11 @@
 
 #include "api/api.h"
 #include "http/connect.h"
+#include "store/reader.h"
 
 struct api {
 	struct api_deps d;
+	struct reader reader;      /* over d.store */
 	struct metrics *metrics;
 	struct metric *requests;  /* ember_request_duration_seconds{route,status} */
 	int ready;                /* atomic */
@@ -56,6 +58,7 @@ void api_push(struct api *api, struct http_request *req, struct http_response *r
 /** Returns false if method is not a querier method this file serves. */
 bool api_querier(struct api *api, struct slice method, struct http_request *req, struct http_response *resp);
 void api_ready(struct api *api, struct http_request *req, struct http_response *resp);
+void api_flush(struct api *api, struct http_request *req, struct http_response *resp);
 void api_metrics(struct api *api, struct http_request *req, struct http_response *resp);
 void api_buildinfo(struct api *api, struct http_request *req, struct http_response *resp);
 /* api_merge.c: querier.v1 stack queries (request already decoded) and version.v1. */

@@ -96,7 +96,7 @@ static bool stack_query_tree(struct api *api, struct connect_call *c, struct sta
 	if (!q->range.empty) {
 		char err[300];
 		struct callsite_consumer cc = {.cs = q->cs, .next = ftree_consume, .next_ctx = t};
-		if (merge_select(api->d.head, &q->mr, callsite_consume, &cc, NULL, err, sizeof(err))) {
+		if (merge_select(&api->reader, &q->mr, callsite_consume, &cc, NULL, err, sizeof(err))) {
 			connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "%s", err);
 			return false;
 		}
@@ -138,7 +138,7 @@ static void reply_pprof(struct api *api, struct connect_call *c, struct stack_qu
 	struct pprof_export_opts opts = {.max_nodes = q->max_nodes, .callsite = q->cs,
 					 .time_nanos = mr.end_ns / 1000000 * 1000000,
 					 .duration_nanos = mr.end_ns / 1000000 * 1000000 - mr.start_ns};
-	if (query_pprof_export_opts(api->d.head, &mr, &opts, &prof, err, sizeof(err))) {
+	if (query_pprof_export_opts(&api->reader, &mr, &opts, &prof, err, sizeof(err))) {
 		buf_release(&prof);
 		connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "%s", err);
 		return;

@@ -67,7 +67,7 @@ void api_select_merge_profile(struct api *api, struct connect_call *c, const str
 	};
 	struct buf out = BUF_INIT;
 	/* A range wholly before the lookback: Pyroscope answers an empty Profile message. */
-	int rc = r.empty ? 0 : query_pprof_export_opts(api->d.head, &req, &opts, &out, err, sizeof(err));
+	int rc = r.empty ? 0 : query_pprof_export_opts(&api->reader, &req, &opts, &out, err, sizeof(err));
 	callsite_free(cs);
 	if (rc) {
 		buf_release(&out);

@@ -91,7 +91,7 @@ static void profile_types(struct api *api, struct connect_call *c, const struct 
 	struct string_set s;
 	strtab_init(&s.tab);
 	for (size_t i = 0; i < t->n; i++)
-		head_select_series(api->d.head, t->v[i], NULL, 0, r, collect_profile_type, &s);
+		reader_select_series(&api->reader, t->v[i], NULL, 0, r, collect_profile_type, &s);
 	struct arena *a = c->req->arena;
 	size_t n;
 	char **ids = string_set_sorted(&s, a, &n);
@@ -176,7 +176,7 @@ static void label_query(struct api *api, struct connect_call *c, const struct te
 	}
 	strtab_init(&lc.set.tab);
 	for (size_t i = 0; i < t->n; i++)
-		head_select_series(api->d.head, t->v[i], (const struct selector *const *)sels, n_sels, r,
+		reader_select_series(&api->reader, t->v[i], (const struct selector *const *)sels, n_sels, r,
 				   values ? collect_label_values : collect_label_names, &lc);
 	selector_list_free(sels, n_sels);
 	size_t n;
@@ -270,7 +270,7 @@ static void series(struct api *api, struct connect_call *c, const struct tenants
 				    .utf8_names = accepts_utf8_names(c->req)};
 	idset_init(&sc.seen);
 	for (size_t i = 0; i < t->n; i++)
-		head_select_series(api->d.head, t->v[i], (const struct selector *const *)sels, in->n_matchers, r,
+		reader_select_series(&api->reader, t->v[i], (const struct selector *const *)sels, in->n_matchers, r,
 				   collect_series, &sc);
 	selector_list_free(sels, in->n_matchers);
 	idset_release(&sc.seen);
@@ -297,7 +297,7 @@ static void profile_stats(struct api *api, struct connect_call *c, const struct 
 	out.newest_profile_time = INT64_MIN;
 	for (size_t i = 0; i < t->n; i++) {
 		struct head_tenant_stats st;
-		head_tenant_stats(api->d.head, t->v[i], &st);
+		reader_tenant_stats(&api->reader, t->v[i], &st);
 		if (!st.data_ingested)
 			continue;
 		out.data_ingested = true;
@@ -461,7 +461,7 @@ static void select_series(struct api *api, struct connect_call *c, const struct 
 	idset_init(&sc.index);
 	const struct selector *sels[1] = {sel};
 	for (size_t i = 0; i < t->n; i++)
-		head_select_profiles(api->d.head, t->v[i], sels, 1, r, collect_points, &sc);
+		reader_select_profiles(&api->reader, t->v[i], sels, 1, r, collect_points, NULL, &sc);
 	selector_free(sel);
 	idset_release(&sc.index);
 	if (in->limit > 0 && (size_t)in->limit < sc.n) {

@@ -114,7 +114,7 @@ int api_merge_tree(struct api *api, const struct tenants *t, const char *type_id
 	if (!r->empty) {
 		struct merge_request mr = {.profile_type = type_id, .label_selector = label_selector,
 					   .start_ns = r->start_ns, .end_ns = r->end_ns, .tenants = t->v, .n_tenants = t->n};
-		rc = merge_select(api->d.head, &mr, ftree_consume, out, NULL, err, errlen);
+		rc = merge_select(&api->reader, &mr, ftree_consume, out, NULL, err, errlen);
 	}
 	ftree_finish(out);
 	return rc;
@@ -375,7 +375,7 @@ void api_render(struct api *api, struct http_request *req, struct http_response 
 		const struct selector *sels[1] = {sel};
 		struct head_range hr = {r.start_ns, r.end_ns};
 		for (size_t i = 0; i < t.n; i++)
-			head_select_profiles(api->d.head, t.v[i], sels, 1, hr, render_collect, &rs);
+			reader_select_profiles(&api->reader, t.v[i], sels, 1, hr, render_collect, NULL, &rs);
 	}
 	if (rs.too_many) {
 		api_error(resp, CONNECT_INVALID_ARGUMENT, "groupBy %s has more than %d values: narrow the query",
@@ -566,7 +566,7 @@ void api_label_values(struct api *api, struct http_request *req, struct http_res
 	strtab_init(&vc.set);
 	const struct selector *sels[1] = {sel};
 	for (size_t i = 0; i < t.n; i++)
-		head_select_series(api->d.head, t.v[i], sel ? sels : NULL, sel ? 1 : 0, hr, collect_value, &vc);
+		reader_select_series(&api->reader, t.v[i], sel ? sels : NULL, sel ? 1 : 0, hr, collect_value, &vc);
 	selector_free(sel);
 	size_t n = vc.set.n - 1;
 	struct slice *v = xmalloc((n + 1) * sizeof(*v));

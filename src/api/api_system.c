@@ -13,6 +13,22 @@ void api_ready(struct api *api, struct http_request *req, struct http_response *
 	http_response_set_body(resp, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
 }
 
+/* POST /ingester/flush: cuts the head into blocks and answers once they are durable. */
+void api_flush(struct api *api, struct http_request *req, struct http_response *resp)
+{
+	if (!slice_eq_cstr(req->method, "POST") && !slice_eq_cstr(req->method, "GET")) {
+		api_error(resp, CONNECT_UNIMPLEMENTED, "method not allowed: use POST");
+		resp->status = 405;
+		return;
+	}
+	char err[600];
+	if (store_flush(api->d.store, err, sizeof(err))) {
+		api_error(resp, CONNECT_INTERNAL, "flush failed: %s", err);
+		return;
+	}
+	http_response_set_body(resp, "text/plain; charset=utf-8", "flushed\n", 8);
+}
+
 /* Values the registry reads at scrape time. */
 static void write_gauge(struct buf *b, const char *name, const char *type, const char *help, double v)
 {
@@ -51,8 +67,9 @@ void api_metrics(struct api *api, struct http_request *req, struct http_response
 		write_gauge(b, "ember_wal_segments", "gauge", "WAL segment files on disk.", (double)ws.segments);
 		write_gauge(b, "ember_wal_size_bytes", "gauge", "Bytes in all WAL segments.", (double)ws.total_size);
 	}
-	struct head_stats hs;
-	head_stats(api->d.head, &hs);
+	struct store_stats ss;
+	store_stats(api->d.store, &ss);
+	const struct head_stats hs = ss.head;
 	write_gauge(b, "ember_head_tenants", "gauge", "Tenants with data in the head.", (double)hs.tenants);
 	write_gauge(b, "ember_head_series", "gauge", "Series in the head.", (double)hs.series);
 	write_gauge(b, "ember_head_profiles", "gauge", "Profiles in the head.", (double)hs.profiles);
@@ -61,6 +78,14 @@ void api_metrics(struct api *api, struct http_request *req, struct http_response
 		    (double)hs.symbol_bytes);
 	write_gauge(b, "ember_head_profile_bytes", "gauge", "Approximate bytes of the head's profile data.",
 		    (double)hs.profile_bytes);
+	write_gauge(b, "ember_blocks", "gauge", "Blocks queries read from.", (double)ss.blocks);
+	write_gauge(b, "ember_block_profiles", "gauge", "Profiles stored in blocks.", (double)ss.block_profiles);
+	write_gauge(b, "ember_head_flushes_total", "counter", "Head cuts that made their blocks durable.",
+		    (double)ss.flushes);
+	write_gauge(b, "ember_head_flush_failures_total", "counter", "Head cuts that failed (retried later).",
+		    (double)ss.flush_failures);
+	write_gauge(b, "ember_corrupt_blocks_total", "counter",
+		    "Blocks found damaged at load or in a query (skipped; see the log).", (double)ss.corrupt_blocks);
 	resp->content_type = METRICS_CONTENT_TYPE;
 }
 

@@ -29,7 +29,7 @@ struct rate_bucket {
 };
 
 struct ingest {
-	struct head *head;
+	struct store *store;
 	struct wal *wal;
 	struct ingest_limits lim;
 	pthread_mutex_t rate_lock;
@@ -38,10 +38,10 @@ struct ingest {
 	struct ingest_stats stats; /* updated with __atomic builtins */
 };
 
-struct ingest *ingest_new(struct head *head, struct wal *wal, const struct ingest_limits *lim)
+struct ingest *ingest_new(struct store *store, struct wal *wal, const struct ingest_limits *lim)
 {
 	struct ingest *ing = xcalloc(1, sizeof(*ing));
-	ing->head = head;
+	ing->store = store;
 	ing->wal = wal;
 	ing->lim = *lim;
 	pthread_mutex_init(&ing->rate_lock, NULL);
@@ -696,6 +696,10 @@ static int commit(struct req *r, uint8_t kind, struct slice query, struct slice 
 			    "ingestion rate limit (%g MB/s, burst %g MB) exceeded for tenant %.*s "
 			    "(-distributor.ingestion-rate-limit-mb)",
 			    ing->lim.rate_mb, ing->lim.burst_mb, (int)r->tenant.n, (const char *)r->tenant.p);
+	/* The WAL record and the head append happen under one write section, so that a head
+	 * cut never separates a record from its profiles (see store_write_begin). */
+	struct head *head = store_write_begin(ing->store);
+	int rc = -1;
 	if (!r->replay && ing->wal) {
 		struct buf hdr = BUF_INIT;
 		uint8_t magic[3] = {'E', 1, kind};
@@ -708,21 +712,28 @@ static int commit(struct req *r, uint8_t kind, struct slice query, struct slice 
 		}
 		struct iovec parts[2] = {{hdr.p, hdr.n}, {(void *)body.p, body.n}};
 		uint64_t lsn;
-		int rc = wal_append_vec(ing->wal, parts, 2, &lsn);
+		int wrc = wal_append_vec(ing->wal, parts, 2, &lsn);
 		buf_release(&hdr);
-		if (rc)
-			return fail(r, 500, "internal", "could not write the WAL: %s", ember_strerror(rc));
+		if (wrc) {
+			fail(r, 500, "internal", "could not write the WAL: %s", ember_strerror(wrc));
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < r->plan.n_sources; i++) {
 		const struct ingest_source *s = &r->plan.sources[i];
-		if (head_append(ing->head, r->tenant, s->p, s->items, s->n_items))
-			return fail(r, 429, "resource_exhausted",
-				    "series limit reached for tenant %.*s (-ingester.max-global-series-per-tenant=%zu)",
-				    (int)r->tenant.n, (const char *)r->tenant.p, ing->lim.max_series);
+		if (head_append(head, r->tenant, s->p, s->items, s->n_items)) {
+			fail(r, 429, "resource_exhausted",
+			     "series limit reached for tenant %.*s (-ingester.max-global-series-per-tenant=%zu)",
+			     (int)r->tenant.n, (const char *)r->tenant.p, ing->lim.max_series);
+			goto out;
+		}
 	}
 	r->res->profiles = r->plan.n_profiles;
 	r->res->samples = r->plan.n_samples;
-	return 0;
+	rc = 0;
+out:
+	store_write_end(ing->store);
+	return rc;
 }
 
 static void account(struct ingest *ing, const struct req *r, size_t body_bytes)
@@ -841,7 +852,8 @@ static bool get_bytes(struct slice *s, struct slice *out)
 	return true;
 }
 
-int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, char *err, size_t errlen)
+int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, uint64_t segment, bool *skipped,
+			 char *err, size_t errlen)
 {
 	struct slice s = slice_make(rec, n);
 	uint64_t now;
@@ -857,6 +869,9 @@ int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, char 
 		snprintf(err, errlen, "truncated WAL record header");
 		return EMBER_ECORRUPT;
 	}
+	*skipped = store_wal_covered(ing->store, tenant, segment);
+	if (*skipped)
+		return 0; /* a block already holds it: the segment outlived its cut in a crash */
 	struct ingest_result res;
 	if (kind == REC_INGEST) {
 		if (!get_bytes(&s, &query) || !get_bytes(&s, &ct)) {

@@ -8,7 +8,7 @@
 
 #include "ingest/plan.h"
 #include "push.pb-c.h"
-#include "store/head.h"
+#include "store/store.h"
 #include "store/wal.h"
 
 struct ingest;
@@ -23,9 +23,9 @@ struct ingest_result {
 	size_t samples;   /* samples kept after normalisation */
 };
 
-/** Creates the write path over head and wal (both borrowed; wal may be NULL to keep
+/** Creates the write path over store and wal (both borrowed; wal may be NULL to keep
  * nothing durable, for tests). lim is copied. */
-struct ingest *ingest_new(struct head *head, struct wal *wal, const struct ingest_limits *lim);
+struct ingest *ingest_new(struct store *store, struct wal *wal, const struct ingest_limits *lim);
 /** Frees it (NULL-safe); head and wal are not touched. */
 void ingest_free(struct ingest *ing);
 
@@ -38,9 +38,12 @@ void ingest_http(struct ingest *ing, struct slice tenant, struct slice query, st
 void ingest_push(struct ingest *ing, struct slice tenant, const Push__V1__PushRequest *req, int64_t now_ns,
 		 struct ingest_result *res);
 
-/** Re-applies one WAL record to the head (for wal_replay). Returns 0, or a negative code
- * for a record that cannot be applied (logged by the caller, then skipped). */
-int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, char *err, size_t errlen) EMBER_WUR;
+/** Re-applies one WAL record, read from WAL segment `segment`, to the head (for
+ * wal_replay). A record whose tenant's data of that segment is already in a block is
+ * skipped (*skipped set). Returns 0, or a negative code for a record that cannot be
+ * applied (logged by the caller, then skipped). */
+int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, uint64_t segment, bool *skipped,
+			 char *err, size_t errlen) EMBER_WUR;
 
 struct ingest_stats {
 	uint64_t requests_ok, requests_failed;

@@ -110,7 +110,7 @@ static void merge_done(void *ctx)
 	m->n_parts = 0;
 }
 
-int merge_select(struct head *h, const struct merge_request *req, merge_consume_fn fn, void *ctx,
+int merge_select(const struct reader *rd, const struct merge_request *req, merge_consume_fn fn, void *ctx,
 		 struct merge_stats *stats, char *err, size_t errlen)
 {
 	struct selector *sel;
@@ -120,7 +120,7 @@ int merge_select(struct head *h, const struct merge_request *req, merge_consume_
 	struct head_range r = {req->start_ns, req->end_ns};
 	const struct selector *sels[1] = {sel};
 	for (size_t i = 0; i < req->n_tenants; i++)
-		head_select_profiles_locked(h, req->tenants[i], sels, 1, r, merge_profile, merge_done, &m);
+		reader_select_profiles(rd, req->tenants[i], sels, 1, r, merge_profile, merge_done, &m);
 	free(m.parts);
 	selector_free(sel);
 	if (stats)

@@ -7,7 +7,7 @@
 #ifndef EMBER_QUERY_MERGE_H
 #define EMBER_QUERY_MERGE_H
 
-#include "store/head.h"
+#include "store/reader.h"
 
 struct selector;
 
@@ -45,7 +45,7 @@ int merge_selector(const char *profile_type, const char *label_selector, struct 
 
 /** Runs the selection and calls fn once per partition that has data. Returns 0, or
  * EMBER_EINVAL (bad type or selector, message in err). stats may be NULL. */
-int merge_select(struct head *h, const struct merge_request *req, merge_consume_fn fn, void *ctx,
+int merge_select(const struct reader *rd, const struct merge_request *req, merge_consume_fn fn, void *ctx,
 		 struct merge_stats *stats, char *err, size_t errlen) EMBER_WUR;
 
 #endif

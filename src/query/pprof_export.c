@@ -598,7 +598,7 @@ void pprof_export_encode(struct pprof_export *e, const struct pprof_export_opts 
 
 /* ---- one call ----------------------------------------------------------------------- */
 
-int query_pprof_export_opts(struct head *h, const struct merge_request *req, const struct pprof_export_opts *opts,
+int query_pprof_export_opts(const struct reader *rd, const struct merge_request *req, const struct pprof_export_opts *opts,
 			    struct buf *out, char *err, size_t errlen)
 {
 	struct pprof_export *e;
@@ -606,14 +606,14 @@ int query_pprof_export_opts(struct head *h, const struct merge_request *req, con
 	if (rc)
 		return rc;
 	struct callsite_consumer cc = {opts ? opts->callsite : NULL, pprof_export_consume, e};
-	rc = merge_select(h, req, callsite_consume, &cc, NULL, err, errlen);
+	rc = merge_select(rd, req, callsite_consume, &cc, NULL, err, errlen);
 	if (!rc)
 		pprof_export_encode(e, opts, out);
 	pprof_export_free(e);
 	return rc;
 }
 
-int query_pprof_export(struct head *h, const struct merge_request *req, size_t max_nodes, struct buf *out,
+int query_pprof_export(const struct reader *rd, const struct merge_request *req, size_t max_nodes, struct buf *out,
 		       char *err, size_t errlen)
 {
 	struct pprof_export_opts o = {.max_nodes = max_nodes};
@@ -622,5 +622,5 @@ int query_pprof_export(struct head *h, const struct merge_request *req, size_t m
 		if (req->start_ns > INT64_MIN && req->start_ns <= o.time_nanos)
 			o.duration_nanos = o.time_nanos - req->start_ns;
 	}
-	return query_pprof_export_opts(h, req, &o, out, err, errlen);
+	return query_pprof_export_opts(rd, req, &o, out, err, errlen);
 }

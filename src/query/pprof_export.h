@@ -39,12 +39,12 @@ struct pprof_export_opts {
  * end), duration_nanos = that minus req->start_ns (0 when the range is open). An empty
  * selection gives a valid profile with no samples. Returns 0, or EMBER_EINVAL (bad profile
  * type or selector; message in err) with out unchanged. */
-int query_pprof_export(struct head *h, const struct merge_request *req, size_t max_nodes, struct buf *out,
+int query_pprof_export(const struct reader *rd, const struct merge_request *req, size_t max_nodes, struct buf *out,
 		       char *err, size_t errlen) EMBER_WUR;
 
 /** query_pprof_export with explicit options (opts NULL = all zero): the call-site filter
  * applies to the merged stacks before the max_nodes cut. */
-int query_pprof_export_opts(struct head *h, const struct merge_request *req, const struct pprof_export_opts *opts,
+int query_pprof_export_opts(const struct reader *rd, const struct merge_request *req, const struct pprof_export_opts *opts,
 			    struct buf *out, char *err, size_t errlen) EMBER_WUR;
 
 /* ---- the pieces, for callers that merge on their own ----------------------------------- */

@@ -31,6 +31,8 @@ struct config {
 	int64_t max_series;
 	int64_t max_query_length_ns, max_query_lookback_ns, max_flamegraph_nodes_default, max_flamegraph_nodes_max;
 	bool wal_sync;
+	int64_t max_block_duration_ns;
+	int64_t max_head_bytes;
 };
 
 /** Fills c with the defaults (allocates its strings). */

@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -20,20 +21,57 @@ static void on_signal(int sig)
 
 struct replay_ctx {
 	struct ingest *ingest;
-	uint64_t applied, skipped;
+	uint64_t applied, skipped, in_blocks;
 };
 
 static int replay_one(void *ctx, const uint8_t *rec, size_t n, uint64_t lsn)
 {
 	struct replay_ctx *rc = ctx;
 	char err[600];
-	if (ingest_replay_record(rc->ingest, rec, n, err, sizeof(err))) {
+	bool in_block = false;
+	if (ingest_replay_record(rc->ingest, rec, n, wal_lsn_segment(lsn), &in_block, err, sizeof(err))) {
 		log_warn("msg=\"skipping WAL record\" lsn=%llu reason=\"%s\"", (unsigned long long)lsn, err);
 		rc->skipped++;
+	} else if (in_block) {
+		rc->in_blocks++;
 	} else {
 		rc->applied++;
 	}
 	return 0;
+}
+
+/* The background cutter: every few seconds, cuts the head into blocks when it is old or
+ * big enough (store_cut_due). Stopped through its mutex and condition. */
+struct cutter {
+	struct store *store;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static void *cutter_main(void *arg)
+{
+	struct cutter *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		pthread_cond_timedwait(&c->cond, &c->mu, &until);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->mu);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (store_cut_due(c->store, (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec)) {
+			char err[600];
+			if (store_flush(c->store, err, sizeof(err)))
+				log_error("msg=\"cutting the head failed; retrying later\" err=\"%s\"", err);
+		}
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
 }
 
 static int mkdir_p(const char *path)
@@ -57,8 +95,12 @@ int server_main(int argc, char **argv)
 	struct config cfg;
 	char err[600];
 	struct wal *wal = NULL;
-	struct head *head = NULL;
+	struct objstore *bucket = NULL;
+	struct store *store = NULL;
 	struct ingest *ingest = NULL;
+	struct cutter cutter = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	pthread_t cutter_thread;
+	bool cutter_started = false;
 	struct api *api = NULL;
 	struct http_server *http = NULL;
 	config_init(&cfg);
@@ -95,10 +137,22 @@ int server_main(int argc, char **argv)
 	config_ingest_limits(&cfg, &lim);
 	struct head_limits hl = {.max_stack_depth = lim.max_stack_depth, .max_symbol_len = lim.max_symbol_len,
 				 .max_series = lim.max_series};
-	head = head_new(&hl);
-	ingest = ingest_new(head, wal, &lim);
+	struct objstore_config oc;
+	config_objstore(&cfg, &oc);
+	if ((rc = objstore_open(&oc, &bucket, err, sizeof(err))) != 0) {
+		log_error("msg=\"cannot open the object store\" backend=%s err=\"%s\"", cfg.storage_backend, err);
+		goto out;
+	}
+	struct store_config sc = {.dir = cfg.storage_dir, .bucket = bucket, .wal = wal, .head = hl,
+				  .max_block_duration_ns = cfg.max_block_duration_ns,
+				  .max_head_bytes = (size_t)cfg.max_head_bytes};
+	if ((rc = store_open(&sc, &store, err, sizeof(err))) != 0) {
+		log_error("msg=\"cannot open the store\" err=\"%s\"", err);
+		goto out;
+	}
+	ingest = ingest_new(store, wal, &lim);
 	size_t body_limit = (size_t)(cfg.body_limit_mb * 1024 * 1024);
-	struct api_deps deps = {.head = head, .ingest = ingest, .wal = wal, .multitenancy = cfg.multitenancy,
+	struct api_deps deps = {.store = store, .ingest = ingest, .wal = wal, .multitenancy = cfg.multitenancy,
 				.max_body_bytes = body_limit ? body_limit : (size_t)1 << 30,
 				.max_query_length_ns = cfg.max_query_length_ns,
 				.max_query_lookback_ns = cfg.max_query_lookback_ns,
@@ -135,8 +189,11 @@ int server_main(int argc, char **argv)
 		log_error("msg=\"WAL replay failed\" err=\"%s\"", ember_strerror(rc));
 		goto out;
 	}
-	log_info("msg=\"WAL replayed\" records=%llu skipped=%llu seconds=%.3f", (unsigned long long)rctx.applied,
-		 (unsigned long long)rctx.skipped, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	log_info("msg=\"WAL replayed\" records=%llu already_in_blocks=%llu skipped=%llu seconds=%.3f",
+		 (unsigned long long)rctx.applied, (unsigned long long)rctx.in_blocks, (unsigned long long)rctx.skipped,
+		 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	cutter.store = store;
+	cutter_started = pthread_create(&cutter_thread, NULL, cutter_main, &cutter) == 0;
 	api_set_ready(api, true);
 
 	running = http;
@@ -154,11 +211,19 @@ int server_main(int argc, char **argv)
 	log_info("msg=\"shutting down\" drained=%s", rc ? "no" : "yes");
 	status = 0;
 out:
+	if (cutter_started) {
+		pthread_mutex_lock(&cutter.mu);
+		cutter.stop = true;
+		pthread_cond_signal(&cutter.cond);
+		pthread_mutex_unlock(&cutter.mu);
+		pthread_join(cutter_thread, NULL);
+	}
 	http_server_free(http);
 	api_free(api);
 	ingest_free(ingest);
 	wal_close(wal); /* syncs */
-	head_free(head);
+	store_close(store);
+	objstore_close(bucket);
 	config_release(&cfg);
 	return status;
 }

@@ -26,6 +26,8 @@ struct block_meta {
 	char (*sources)[BLOCK_ULID_LEN + 1]; /* ULIDs this block was compacted from (itself for level 1) */
 	size_t n_sources;
 	uint32_t version;                  /* format version */
+	uint64_t wal_segment;              /* the writer's WAL segments <= this are all in the
+					    * block (0: none); replay skips them for this tenant */
 };
 
 /* ---- writing ------------------------------------------------------------------------ */
@@ -64,6 +66,7 @@ struct block_source {
 	uint32_t level;
 	const char (*sources)[BLOCK_ULID_LEN + 1]; /* NULL for a head cut */
 	size_t n_sources;
+	uint64_t wal_segment; /* see block_meta.wal_segment */
 };
 
 /** Writes src as a new block under dir (`dir/<ULID>/`), durably: files are written to a

@@ -80,6 +80,8 @@ void block_meta_format(const struct block_meta *m, struct buf *out)
 	json_object_set_new(comp, "sources", src);
 	json_object_set_new(root, "compaction", comp);
 	json_object_set_new(root, "version", json_integer(m->version));
+	if (m->wal_segment)
+		json_object_set_new(root, "emberWalSegment", json_integer((json_int_t)m->wal_segment));
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	buf_append_cstr(out, s);
 	buf_append_byte(out, '\n');
@@ -178,6 +180,12 @@ int block_meta_parse(struct slice json, struct block_meta *out, char *err, size_
 		memcpy(out->sources[i], json_string_value(s), BLOCK_ULID_LEN + 1);
 	}
 	out->n_sources = n;
+	json_int_t ws = 0;
+	if (json_object_get(root, "emberWalSegment") && !get_int(root, "emberWalSegment", 0, &ws)) {
+		why = "invalid emberWalSegment";
+		goto out;
+	}
+	out->wal_segment = (uint64_t)ws;
 	rc = 0;
 out:
 	if (why)

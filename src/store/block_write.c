@@ -301,6 +301,7 @@ int block_write(const char *dir, const struct block_source *src, struct block_me
 	meta->n_samples = n_samples;
 	meta->level = src->level ? src->level : 1;
 	meta->version = BLOCK_VERSION;
+	meta->wal_segment = src->wal_segment;
 	meta->n_sources = src->sources ? src->n_sources : 1;
 	meta->sources = xcalloc(meta->n_sources + 1, sizeof(*meta->sources));
 	if (src->sources)

@@ -640,6 +640,18 @@ void head_tenant_stats(struct head *h, struct slice tenant, struct head_tenant_s
 	pthread_rwlock_unlock(&t->lock);
 }
 
+size_t head_tenant_names(struct head *h, char ***out)
+{
+	pthread_mutex_lock(&h->lock);
+	size_t n = h->n_tenants;
+	char **names = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		names[i] = xstrdup(h->tenants[i]->name);
+	pthread_mutex_unlock(&h->lock);
+	*out = names;
+	return n;
+}
+
 void head_stats(struct head *h, struct head_stats *out)
 {
 	memset(out, 0, sizeof(*out));

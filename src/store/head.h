@@ -100,6 +100,10 @@ struct head_stats {
 	size_t tenants, series, profiles, samples, symbol_bytes, profile_bytes;
 };
 
+/** The names of the tenants with data, as a new array of new strings (caller frees each
+ * and the array). Returns their number. */
+size_t head_tenant_names(struct head *h, char ***out);
+
 /** Totals over every tenant, for /metrics. */
 void head_stats(struct head *h, struct head_stats *out);
 

@@ -43,6 +43,8 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/** printf into a new heap string (caller frees). */
+char *xasprintf(const char *fmt, ...) EMBER_PRINTF(1, 2);
 /** Grows *array (of *cap elements of elem_size bytes) to hold at least need elements. */
 void xgrow(void **array, size_t *cap, size_t need, size_t elem_size);
 #define XGROW(arr, cap, need) xgrow((void **)&(arr), &(cap), (need), sizeof(*(arr)))

@@ -2,6 +2,15 @@
 
 #include "query/callsite.h"
 #include "query/pprof_export.h"
+#include "store/reader.h"
+
+/* Queries read through a struct reader; these tests read a bare head. */
+static const struct reader *rd_of(struct head *h)
+{
+	static struct reader r;
+	r = reader_of_head(h);
+	return &r;
+}
 
 static const char *TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 #define MS 1000000LL
@@ -186,7 +195,7 @@ static void test_two_partitions(void **state)
 	struct merge_request req = {TYPE, "{}", 0, 5 * MS + 7, tenants, 1};
 	struct decoded d = {.bytes = BUF_INIT};
 	char err[200];
-	assert_int_equal(query_pprof_export(f->h, &req, 0, &d.bytes, err, sizeof(err)), 0);
+	assert_int_equal(query_pprof_export(rd_of(f->h), &req, 0, &d.bytes, err, sizeof(err)), 0);
 	decode(&d);
 	const struct pprof_profile *p = &d.p;
 
@@ -251,7 +260,7 @@ static void test_two_partitions(void **state)
 	/* One service only: its own stacks. */
 	req.label_selector = "{service_name=\"db\"}";
 	d = (struct decoded){.bytes = BUF_INIT};
-	assert_int_equal(query_pprof_export(f->h, &req, 0, &d.bytes, err, sizeof(err)), 0);
+	assert_int_equal(query_pprof_export(rd_of(f->h), &req, 0, &d.bytes, err, sizeof(err)), 0);
 	decode(&d);
 	assert_int_equal(d.n, 2);
 	assert_int_equal(value_of(&d, "main;work"), 4);
@@ -267,7 +276,7 @@ static void test_empty_and_errors(void **state)
 	struct merge_request req = {"memory:alloc_space:bytes:space:bytes", "{}", 0, 1000, tenants, 1};
 	struct decoded d = {.bytes = BUF_INIT};
 	char err[200];
-	assert_int_equal(query_pprof_export(f->h, &req, 0, &d.bytes, err, sizeof(err)), 0);
+	assert_int_equal(query_pprof_export(rd_of(f->h), &req, 0, &d.bytes, err, sizeof(err)), 0);
 	decode(&d);
 	assert_int_equal(d.n, 0);
 	assert_int_equal(d.p.period, 512 * 1024); /* memory */
@@ -276,11 +285,11 @@ static void test_empty_and_errors(void **state)
 	release(&d);
 
 	req.profile_type = "nope";
-	assert_int_equal(query_pprof_export(f->h, &req, 0, &d.bytes, err, sizeof(err)), EMBER_EINVAL);
+	assert_int_equal(query_pprof_export(rd_of(f->h), &req, 0, &d.bytes, err, sizeof(err)), EMBER_EINVAL);
 	assert_int_equal(d.bytes.n, 0);
 	req.profile_type = TYPE;
 	req.label_selector = "{service_name=}";
-	assert_int_equal(query_pprof_export(f->h, &req, 0, &d.bytes, err, sizeof(err)), EMBER_EINVAL);
+	assert_int_equal(query_pprof_export(rd_of(f->h), &req, 0, &d.bytes, err, sizeof(err)), EMBER_EINVAL);
 	assert_int_equal(d.bytes.n, 0);
 	buf_release(&d.bytes);
 }
@@ -309,7 +318,7 @@ static void test_max_nodes(void **state)
 	};
 	for (size_t c = 0; c < EMBER_ARRAY_LEN(cases); c++) {
 		struct decoded d = {.bytes = BUF_INIT};
-		assert_int_equal(query_pprof_export(f->h, &req, cases[c].max_nodes, &d.bytes, err, sizeof(err)), 0);
+		assert_int_equal(query_pprof_export(rd_of(f->h), &req, cases[c].max_nodes, &d.bytes, err, sizeof(err)), 0);
 		decode(&d);
 		if (d.n != cases[c].n)
 			fail_msg("max_nodes %zu: %zu samples, want %zu", cases[c].max_nodes, d.n, cases[c].n);
@@ -333,7 +342,7 @@ static void test_callsite_and_pieces(void **state)
 	struct callsite *cs = callsite_new(names, 2);
 	struct pprof_export_opts o = {.callsite = cs, .time_nanos = 123, .duration_nanos = 45};
 	struct decoded d = {.bytes = BUF_INIT};
-	assert_int_equal(query_pprof_export_opts(f->h, &req, &o, &d.bytes, err, sizeof(err)), 0);
+	assert_int_equal(query_pprof_export_opts(rd_of(f->h), &req, &o, &d.bytes, err, sizeof(err)), 0);
 	callsite_free(cs);
 	decode(&d);
 	assert_int_equal(d.n, 2);
@@ -349,7 +358,7 @@ static void test_callsite_and_pieces(void **state)
 	assert_null(e);
 	assert_int_equal(pprof_export_new(TYPE, &e, err, sizeof(err)), 0);
 	struct merge_stats st;
-	assert_int_equal(merge_select(f->h, &req, pprof_export_consume, e, &st, err, sizeof(err)), 0);
+	assert_int_equal(merge_select(rd_of(f->h), &req, pprof_export_consume, e, &st, err, sizeof(err)), 0);
 	int64_t total;
 	assert_int_equal(pprof_export_samples(e, &total), 4);
 	assert_int_equal(total, 57);

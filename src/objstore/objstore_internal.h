@@ -43,6 +43,12 @@ void objstore__xml_unescape(struct slice text, struct buf *out);
 /* Appends s with & < > " escaped. */
 void objstore__xml_escape(const char *s, struct buf *out);
 
+/* Reads one ListObjectsV2 answer: calls fn for each <Contents> (Key, Size), using key as
+ * scratch; sets *truncated and, when truncated, token to NextContinuationToken. Returns 0,
+ * fn's nonzero value, or EMBER_EIO for an answer that makes no sense (message set). */
+int objstore__s3_list_page(struct slice body, objstore_list_fn fn, void *ctx, struct buf *key, struct buf *token,
+			   bool *truncated);
+
 int objstore__fs_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen);
 int objstore__s3_open(const struct objstore_config *cfg, struct objstore **out, char *err, size_t errlen);
 int objstore__s3_check(const struct objstore_config *cfg, char *err, size_t errlen);

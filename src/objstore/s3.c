@@ -566,7 +566,7 @@ static int s3_get_range(struct objstore *os, const char *key, bool whole, uint64
 static int s3_list(struct objstore *os, const char *prefix, objstore_list_fn fn, void *ctx)
 {
 	struct s3_store *s3 = (struct s3_store *)os;
-	struct buf body = BUF_INIT, q = BUF_INIT, token = BUF_INIT, key = BUF_INIT;
+	struct buf body = BUF_INIT, q = BUF_INIT, token = BUF_INIT, key = BUF_INIT, prev = BUF_INIT;
 	int rc = 0;
 	for (;;) {
 		/* Parameters in byte order: continuation-token, list-type, max-keys, prefix. */
@@ -586,38 +586,24 @@ static int s3_list(struct objstore *os, const char *prefix, objstore_list_fn fn,
 		rc = s3_do(s3, &r);
 		if (rc)
 			break;
-		struct slice all = slice_make(body.p, body.n), contents, v;
-		size_t pos = 0;
-		while (rc == 0 && objstore__xml_next(all, &pos, "Contents", &contents)) {
-			if (!objstore__xml_find(contents, "Key", &v)) {
-				rc = objstore__fail(EMBER_EIO, "list %s: an entry without Key in the answer", s3->bucket);
-				break;
-			}
-			key.n = 0;
-			objstore__xml_unescape(v, &key);
-			uint64_t size = 0;
-			if (objstore__xml_find(contents, "Size", &v)) {
-				for (size_t i = 0; i < v.n && v.p[i] >= '0' && v.p[i] <= '9'; i++)
-					size = size * 10 + (uint64_t)(v.p[i] - '0');
-			}
-			rc = fn(ctx, buf_cstr(&key), size);
-		}
-		if (rc)
+		bool truncated = false;
+		prev.n = 0;
+		buf_append(&prev, token.p, token.n); /* the token this page was asked with */
+		rc = objstore__s3_list_page(slice_make(body.p, body.n), fn, ctx, &key, &token, &truncated);
+		if (rc || !truncated)
 			break;
-		if (!objstore__xml_find(all, "IsTruncated", &v) || !slice_eq_cstr(v, "true"))
-			break;
-		if (!objstore__xml_find(all, "NextContinuationToken", &v) || v.n == 0) {
-			rc = objstore__fail(EMBER_EIO, "list %s: truncated answer without NextContinuationToken",
+		if (prev.n && slice_eq(slice_make(prev.p, prev.n), slice_make(token.p, token.n))) {
+			/* a server that would keep us listing forever */
+			rc = objstore__fail(EMBER_EIO, "list %s: the server returned the same continuation token twice",
 					    s3->bucket);
 			break;
 		}
-		token.n = 0;
-		objstore__xml_unescape(v, &token);
 	}
 	buf_release(&body);
 	buf_release(&q);
 	buf_release(&token);
 	buf_release(&key);
+	buf_release(&prev);
 	return rc;
 }
 

@@ -131,3 +131,39 @@ void objstore__xml_escape(const char *s, struct buf *out)
 		}
 	}
 }
+
+int objstore__s3_list_page(struct slice body, objstore_list_fn fn, void *ctx, struct buf *key, struct buf *token,
+			   bool *truncated)
+{
+	struct slice contents, v;
+	size_t pos = 0;
+	*truncated = false;
+	if (!objstore__xml_find(body, "Name", &v) && !objstore__xml_find(body, "KeyCount", &v) &&
+	    !objstore__xml_find(body, "IsTruncated", &v))
+		return objstore__fail(EMBER_EIO, "list: the answer is not a ListBucketResult");
+	while (objstore__xml_next(body, &pos, "Contents", &contents)) {
+		if (!objstore__xml_find(contents, "Key", &v))
+			return objstore__fail(EMBER_EIO, "list: an entry without Key in the answer");
+		key->n = 0;
+		objstore__xml_unescape(v, key);
+		uint64_t size = 0;
+		if (objstore__xml_find(contents, "Size", &v)) {
+			for (size_t i = 0; i < v.n && v.p[i] >= '0' && v.p[i] <= '9'; i++) {
+				if (size > (UINT64_MAX - 9) / 10)
+					return objstore__fail(EMBER_EIO, "list: an entry with an impossible Size");
+				size = size * 10 + (uint64_t)(v.p[i] - '0');
+			}
+		}
+		int rc = fn(ctx, buf_cstr(key), size);
+		if (rc)
+			return rc;
+	}
+	if (!objstore__xml_find(body, "IsTruncated", &v) || !slice_eq_cstr(v, "true"))
+		return 0;
+	if (!objstore__xml_find(body, "NextContinuationToken", &v) || v.n == 0)
+		return objstore__fail(EMBER_EIO, "list: truncated answer without NextContinuationToken");
+	token->n = 0;
+	objstore__xml_unescape(v, token);
+	*truncated = true;
+	return 0;
+}

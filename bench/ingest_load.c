@@ -1,6 +1,9 @@
 /* ingest_load: a keep-alive HTTP load generator for /ingest. Each of C threads opens one
  * connection and POSTs the given files round-robin until N requests are done in all.
  * Usage: ingest_load PORT CONNS N QUERY FILE...
+ * In QUERY, "%S" becomes the request's series number (i % $LOAD_SERIES) and "%T" its time
+ * ($LOAD_BASE + (i / $LOAD_SERIES) * $LOAD_STEP, unix seconds), so one run can write many
+ * series over a time range.
  * Prints: "requests=N ok=K seconds=S" and exits non-zero if any request failed. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,6 +26,23 @@ static struct body *bodies;
 static size_t n_bodies;
 static long total, next_req, ok_count;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static long series_n = 1, base_s, step_s = 10;
+
+/* The query of request i, with %S and %T filled in. */
+static void format_query(struct buf *out, long i)
+{
+	for (const char *p = query; *p; p++) {
+		if (p[0] == '%' && p[1] == 'S') {
+			buf_printf(out, "%ld", i % series_n);
+			p++;
+		} else if (p[0] == '%' && p[1] == 'T') {
+			buf_printf(out, "%ld", base_s + (i / series_n) * step_s);
+			p++;
+		} else {
+			buf_append_byte(out, (uint8_t)*p);
+		}
+	}
+}
 
 static long take(void)
 {
@@ -82,10 +102,12 @@ static void *worker(void *arg)
 	while ((i = take()) >= 0) {
 		struct body *b = &bodies[i % (long)n_bodies];
 		req.n = 0;
+		buf_append_cstr(&req, "POST /ingest?");
+		format_query(&req, i);
 		buf_printf(&req,
-			   "POST /ingest?%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+			   " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
 			   "Content-Length: %zu\r\n\r\n",
-			   query, b->n);
+			   b->n);
 		buf_append(&req, b->p, b->n);
 		size_t off = 0;
 		while (off < req.n) {
@@ -116,6 +138,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	port = atoi(argv[1]);
+	if (getenv("LOAD_SERIES"))
+		series_n = atol(getenv("LOAD_SERIES")) > 0 ? atol(getenv("LOAD_SERIES")) : 1;
+	if (getenv("LOAD_BASE"))
+		base_s = atol(getenv("LOAD_BASE"));
+	if (getenv("LOAD_STEP"))
+		step_s = atol(getenv("LOAD_STEP"));
 	int conns = atoi(argv[2]);
 	total = atol(argv[3]);
 	query = argv[4];

@@ -10,7 +10,7 @@ bool objstore__xml_next(struct slice body, size_t *pos, const char *tag, struct 
 {
 	char open[80], close[82];
 	size_t tl = strlen(tag);
-	if (tl + 3 > sizeof(open) || *pos > body.n)
+	if (tl + 3 > sizeof(open) || *pos >= body.n || !body.p)
 		return false;
 	int on = snprintf(open, sizeof(open), "<%s>", tag);
 	int cn = snprintf(close, sizeof(close), "</%s>", tag);

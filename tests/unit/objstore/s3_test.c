@@ -17,6 +17,7 @@
 
 #include "scenarios.h"
 
+#include "objstore/objstore_internal.h"
 #include "server/config.h"
 
 static const char *env(const char *name)
@@ -403,6 +404,58 @@ static void test_open_checks(void **state)
 	free(saved_sk);
 }
 
+static int collect_cb(void *ctx, const char *key, uint64_t size)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "%s=%llu;", key, (unsigned long long)size);
+	return 0;
+}
+
+/* Reading S3's XML answers: entity decoding, a ListObjectsV2 page as AWS documents it. */
+static void test_xml(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT, key = BUF_INIT, token = BUF_INIT;
+	objstore__xml_unescape(slice_cstr("a&amp;b&lt;&gt;&quot;&apos;&#233;&#x20AC;&#x1F525;&bogus;&#0;&#xD800;&"), &b);
+	assert_string_equal(buf_cstr(&b), "a&b<>\"'\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5&bogus;&#0;&#xD800;&");
+	b.n = 0;
+	objstore__xml_escape("<a&\"b\">", &b);
+	assert_string_equal(buf_cstr(&b), "&lt;a&amp;&quot;b&quot;&gt;");
+	/* The example answer of the ListObjectsV2 API reference (trimmed). */
+	const char *page =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<Name>bucket</Name><Prefix/><KeyCount>205</KeyCount><MaxKeys>1000</MaxKeys>"
+		"<IsTruncated>true</IsTruncated>"
+		"<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+		"<Contents><Key>my-image.jpg</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified>"
+		"<ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag><Size>434234</Size>"
+		"<StorageClass>STANDARD</StorageClass></Contents>"
+		"<Contents><Key>a &amp; b</Key><Size>0</Size></Contents></ListBucketResult>";
+	b.n = 0;
+	bool truncated = false;
+	assert_int_equal(objstore__s3_list_page(slice_cstr(page), collect_cb, &b, &key, &token, &truncated), 0);
+	assert_string_equal(buf_cstr(&b), "my-image.jpg=434234;a & b=0;");
+	assert_true(truncated);
+	assert_string_equal(buf_cstr(&token), "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+	/* Truncated without a token, an entry without a key, not a listing at all. */
+	assert_int_equal(objstore__s3_list_page(slice_cstr("<ListBucketResult><Name>b</Name><IsTruncated>true"
+							   "</IsTruncated></ListBucketResult>"),
+						 collect_cb, &b, &key, &token, &truncated),
+			 EMBER_EIO);
+	assert_int_equal(objstore__s3_list_page(slice_cstr("<Name>b</Name><Contents><Size>1</Size></Contents>"),
+						 collect_cb, &b, &key, &token, &truncated),
+			 EMBER_EIO);
+	assert_int_equal(objstore__s3_list_page(slice_cstr("<html>proxy error</html>"), collect_cb, &b, &key, &token,
+						 &truncated),
+			 EMBER_EIO);
+	assert_int_equal(objstore__s3_list_page(slice_make(NULL, 0), collect_cb, &b, &key, &token, &truncated),
+			 EMBER_EIO);
+	buf_release(&b);
+	buf_release(&key);
+	buf_release(&token);
+}
+
 /* The server's -storage.s3.* flags and storage.s3.* YAML keys (Pyroscope's names) reach
  * objstore, and config_check says what is missing. */
 static void test_server_config(void **state)
@@ -480,6 +533,7 @@ int main(void)
 	const struct CMUnitTest checks[] = {
 		cmocka_unit_test(test_open_checks),
 		cmocka_unit_test(test_server_config),
+		cmocka_unit_test(test_xml),
 	};
 	const struct CMUnitTest server[] = {
 		cmocka_unit_test(test_basic),          cmocka_unit_test(test_range),

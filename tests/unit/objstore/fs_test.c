@@ -2,6 +2,7 @@
  * (files on disk, temporary files, directories left behind, a file/directory clash). */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -200,14 +201,14 @@ static void test_file_dir_clash(void **state)
 
 /* Readers racing a writer that replaces an object see one whole version or the other. */
 struct reader {
-	volatile int stop;
+	atomic_int stop;
 	int reads, torn;
 };
 
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
-	while (!r->stop) {
+	while (!atomic_load(&r->stop)) {
 		struct buf b = BUF_INIT;
 		if (objstore_get(sc_os, "atomic/obj", &b) == 0) {
 			r->reads++;
@@ -241,7 +242,7 @@ static void test_atomic_replace(void **state)
 		else
 			assert_int_equal(objstore_put(sc_os, "atomic/obj", slice_make(bb, 50000)), 0);
 	}
-	r.stop = 1;
+	atomic_store(&r.stop, 1);
 	pthread_join(t, NULL);
 	assert_int_equal(r.torn, 0);
 	assert_true(r.reads > 0);

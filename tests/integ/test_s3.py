@@ -16,15 +16,14 @@ import tempfile
 import threading
 import time
 
-from lib import EMBER, OUT, Check, Server, free_port
+from lib import EMBER, OUT, Check, Server
+from s3lib import AWS, KEY, SECRET, S3rver
 
 c = Check("s3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(HERE, "node")
 S3_TEST = os.environ.get("EMBER_S3_TEST_BIN") or os.path.join(os.path.dirname(EMBER), "tests", "objstore", "s3_test")
-AWS = "/usr/bin/aws"  # Debian's awscli (a pyenv shim may come first on PATH)
 S3CMD = "/usr/bin/s3cmd"
-KEY = SECRET = "S3RVER"
 
 for tool, hint in ((S3_TEST, "build it: make BUILD=<dir> <dir>/tests/objstore/s3_test"),
                    (AWS, "apt-get install awscli (scripts/install-deps.sh)"),
@@ -33,41 +32,6 @@ for tool, hint in ((S3_TEST, "build it: make BUILD=<dir> <dir>/tests/objstore/s3
     if not os.path.exists(tool):
         print(f"  missing {tool}: {hint}")
         sys.exit(1)
-
-
-# ---- s3rver ----------------------------------------------------------------------------
-class S3rver:
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="s3rver-", dir=OUT)
-        self.log_path = os.path.join(OUT, f"s3rver-{self.port}.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            ["node", "--openssl-legacy-provider", "s3rver.js", str(self.port), os.path.join(self.dir, "data"), "log"],
-            cwd=NODE_DIR, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while f"ready {self.port}" not in self.log_text():
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"s3rver did not start: {self.log_text()[-2000:]}")
-            time.sleep(0.05)
-
-    @property
-    def endpoint(self):
-        return f"127.0.0.1:{self.port}"
-
-    def log_text(self):
-        with open(self.log_path, "rb") as f:
-            return re.sub(r"\x1b\[[0-9;]*m", "", f.read().decode("utf-8", "replace"))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 # ---- a fake S3 for the retry tests ------------------------------------------------------

@@ -89,7 +89,7 @@ integ: $(BUILD)/ember
 	@EMBER_BIN=$(abspath $(BUILD)/ember) bash tests/run-integ.sh
 
 # The threaded modules' tests, also under ThreadSanitizer.
-TSAN_TESTS := http/server_test store/wal_test store/head_test util/metrics_test
+TSAN_TESTS := http/server_test store/wal_test store/head_test util/metrics_test objstore/fs_test store/block_test
 
 test: $(DEPS_OK)
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan all unit

@@ -105,6 +105,44 @@ long block_select_profiles(struct block *b, const struct selector *const *sels, 
 size_t block_select_series(struct block *b, const struct selector *const *sels, size_t n_sels,
 			   struct head_range range, head_series_fn fn, void *ctx);
 
+/** One series of a block as block_scan hands it over; everything is borrowed for the call
+ * except syms, which stays valid until block_close. Profiles are in time order; profile k
+ * has counts[k] samples: stacks/values[starts[k] .. starts[k] + counts[k]). */
+struct block_scan_series {
+	uint32_t id;                  /* series index in the block */
+	const struct labels *labels;  /* sorted */
+	uint32_t partition;
+	struct slice service;         /* the partition's service name */
+	const struct symbols *syms;   /* the partition's symbols (content indexes empty) */
+	size_t n_profiles;
+	const int64_t *times, *totals;
+	const uint32_t *counts;
+	const size_t *starts;
+	const uint32_t *stacks;       /* node ids into syms, ascending per profile */
+	const int64_t *values;
+};
+
+/** Return 0 to go on; anything else stops block_scan, which returns it. */
+typedef int (*block_scan_fn)(void *ctx, const struct block_scan_series *s);
+
+/** Visits every series of the block in index order with all its profiles and its
+ * partition's symbols (a full read, for the compactor and tools). Returns 0, fn's nonzero
+ * value, or EMBER_ECORRUPT/EMBER_EIO with "<file>: <reason>" in err. */
+int block_scan(struct block *b, block_scan_fn fn, void *ctx, char *err, size_t errlen) EMBER_WUR;
+
+/** Symbol partitions of the block: their number, then the service name (borrowed from the
+ * block) and the byte size of partition i's section in the symbols file. */
+size_t block_partition_count(const struct block *b);
+struct slice block_partition_service(const struct block *b, size_t i, uint64_t *bytes);
+
+/** Label names of the block (ascending): their number, then name i (borrowed from the
+ * block) with its number of distinct values. */
+size_t block_label_name_count(const struct block *b);
+struct slice block_label_name(const struct block *b, size_t i, size_t *n_values);
+
+/** The block directory's path (owned by the block). */
+const char *block_path(const struct block *b);
+
 /** Reads every file of the block completely and checks every checksum and bound: 0, or
  * EMBER_ECORRUPT/EMBER_EIO with the file name and reason in err. */
 int block_verify(const char *path, char *err, size_t errlen) EMBER_WUR;

@@ -469,3 +469,63 @@ int block_verify(const char *path, char *err, size_t errlen)
 	block_close(b);
 	return rc;
 }
+
+/* ---- full scans and description ------------------------------------------------------- */
+
+int block_scan(struct block *b, block_scan_fn fn, void *ctx, char *err, size_t errlen)
+{
+	int rc = 0;
+	for (uint32_t i = 0; i < b->ix.n_series && !rc; i++) {
+		const struct block_ix_series *s = &b->ix.series[i];
+		const struct symbols *syms;
+		struct block_series_data d;
+		if ((rc = load_series(b, i, &syms, &d, err, errlen)) != 0)
+			break;
+		struct block_scan_series v = {
+			.id = i,
+			.labels = &s->labels,
+			.partition = s->partition,
+			.service = b->ix.partitions[s->partition].service,
+			.syms = syms,
+			.n_profiles = d.n,
+			.times = d.times,
+			.totals = d.totals,
+			.counts = d.counts,
+			.starts = d.starts,
+			.stacks = d.stacks,
+			.values = d.values,
+		};
+		rc = fn(ctx, &v);
+		block__series_data_release(&d);
+	}
+	return rc;
+}
+
+size_t block_partition_count(const struct block *b)
+{
+	return b->ix.n_partitions;
+}
+
+struct slice block_partition_service(const struct block *b, size_t i, uint64_t *bytes)
+{
+	if (bytes)
+		*bytes = b->ix.partitions[i].len;
+	return b->ix.partitions[i].service;
+}
+
+size_t block_label_name_count(const struct block *b)
+{
+	return b->ix.n_names;
+}
+
+struct slice block_label_name(const struct block *b, size_t i, size_t *n_values)
+{
+	if (n_values)
+		*n_values = b->ix.names[i].n_values;
+	return b->ix.strings[b->ix.names[i].name];
+}
+
+const char *block_path(const struct block *b)
+{
+	return b->path;
+}

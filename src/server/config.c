@@ -56,6 +56,15 @@ static const struct option_def options[] = {
 	 "1h", "the head is cut into a block once it is this old (0: never by age)"},
 	{"pyroscopedb.max-head-bytes", "pyroscopedb.max_head_bytes", OPT_INT, OFF(max_head_bytes), "134217728",
 	 "the head is cut into a block once it holds this much memory (0: never by size; Ember's own)"},
+	{"compactor.block-ranges", "compactor.block_ranges", OPT_STRING, OFF(compactor_block_ranges), "1h,2h,8h",
+	 "compaction time ranges, each divisible by the previous one: blocks are merged into aligned windows of "
+	 "these sizes (after overlapping blocks)"},
+	{"compactor.compaction-interval", "compactor.compaction_interval", OPT_DURATION, OFF(compaction_interval_ns),
+	 "30m", "how often a compaction round runs (0: never)"},
+	{"compactor.deletion-delay", "compactor.deletion_delay", OPT_DURATION, OFF(deletion_delay_ns), "12h",
+	 "blocks marked for deletion (compacted or expired) are deleted after this (0: at once)"},
+	{"compactor.blocks-retention-period", "limits.compactor_blocks_retention_period", OPT_DURATION,
+	 OFF(retention_ns), "0", "delete blocks whose newest profile is older than this (0: keep forever)"},
 	{"distributor.ingestion-rate-limit-mb", "limits.ingestion_rate_mb", OPT_FLOAT, OFF(rate_mb), "4",
 	 "per-tenant ingestion rate limit in MB/s of uncompressed profiles (0: off)"},
 	{"distributor.ingestion-burst-size-mb", "limits.ingestion_burst_size_mb", OPT_FLOAT, OFF(burst_mb), "2",
@@ -374,6 +383,10 @@ int config_check(const struct config *c, char *err, size_t errlen)
 	config_objstore(c, &oc);
 	if (objstore_config_check(&oc, err, errlen) != 0)
 		return EMBER_EINVAL;
+	int64_t ranges[CONFIG_MAX_BLOCK_RANGES];
+	size_t n_ranges;
+	if (config_block_ranges(c, ranges, CONFIG_MAX_BLOCK_RANGES, &n_ranges, err, errlen) != 0)
+		return EMBER_EINVAL;
 	if (c->http_port > 65535) {
 		snprintf(err, errlen, "-server.http-listen-port=%lld is not a port", (long long)c->http_port);
 		return EMBER_EINVAL;
@@ -423,4 +436,39 @@ void config_print_help(FILE *f)
 		fprintf(f, " (default \"%s\"%s%s)\n", o->def, o->yaml ? ", yaml " : "", o->yaml ? o->yaml : "");
 		fprintf(f, "        %s\n", o->help);
 	}
+}
+
+int config_block_ranges(const struct config *c, int64_t *out, size_t cap, size_t *n, char *err, size_t errlen)
+{
+	*n = 0;
+	const char *p = c->compactor_block_ranges;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char one[64];
+		int64_t v;
+		if (len == 0 || len >= sizeof(one) || *n >= cap) {
+			snprintf(err, errlen, "invalid -compactor.block-ranges=%s", c->compactor_block_ranges);
+			return EMBER_EINVAL;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (config_parse_duration(one, &v) != 0 || v <= 0) {
+			snprintf(err, errlen, "invalid duration %s in -compactor.block-ranges", one);
+			return EMBER_EINVAL;
+		}
+		if (*n && v % out[*n - 1] != 0) {
+			snprintf(err, errlen,
+				 "-compactor.block-ranges: %s is not divisible by the previous range (each range must be)",
+				 one);
+			return EMBER_EINVAL;
+		}
+		out[(*n)++] = v;
+		p += len + (comma ? 1 : 0);
+	}
+	if (!*n) {
+		snprintf(err, errlen, "-compactor.block-ranges needs at least one range");
+		return EMBER_EINVAL;
+	}
+	return 0;
 }

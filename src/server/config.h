@@ -33,6 +33,8 @@ struct config {
 	bool wal_sync;
 	int64_t max_block_duration_ns;
 	int64_t max_head_bytes;
+	char *compactor_block_ranges;
+	int64_t compaction_interval_ns, deletion_delay_ns, retention_ns;
 };
 
 /** Fills c with the defaults (allocates its strings). */
@@ -54,6 +56,14 @@ void config_objstore(const struct config *c, struct objstore_config *out);
 
 /** The ingest limits the settings describe. */
 void config_ingest_limits(const struct config *c, struct ingest_limits *out);
+
+#define CONFIG_MAX_BLOCK_RANGES 16
+
+/** The -compactor.block-ranges list ("1h,2h,8h") as nanoseconds into out[0..cap): 0 and
+ * *n, or EMBER_EINVAL with a message (bad duration, not ascending, a range not divisible
+ * by the previous one, more than cap ranges). */
+int config_block_ranges(const struct config *c, int64_t *out, size_t cap, size_t *n, char *err,
+			size_t errlen) EMBER_WUR;
 
 /** Writes the flag reference (name, default, YAML key, help) to f. */
 void config_print_help(FILE *f);

@@ -74,6 +74,47 @@ static void *cutter_main(void *arg)
 	return NULL;
 }
 
+/* The background compactor: one store_compact round every -compactor.compaction-interval
+ * (the first one right after start), stopped like the cutter. */
+struct compactor {
+	struct store *store;
+	struct store_compact_options opts;
+	int64_t ranges[CONFIG_MAX_BLOCK_RANGES];
+	int64_t interval_ns;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static void *compactor_main(void *arg)
+{
+	struct compactor *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		pthread_mutex_unlock(&c->mu);
+		char err[600];
+		struct store_compact_result r;
+		if (store_compact(c->store, &c->opts, &r, err, sizeof(err)))
+			log_error("msg=\"compaction round failed; retrying next round\" err=\"%s\"", err);
+		else if (r.compactions || r.retention_marked || r.deleted)
+			log_info("msg=\"compaction round\" compactions=%zu blocks_compacted=%zu duplicates=%llu "
+				 "retention_marked=%zu deleted=%zu",
+				 r.compactions, r.blocks_compacted, (unsigned long long)r.duplicates, r.retention_marked,
+				 r.deleted);
+		pthread_mutex_lock(&c->mu);
+		if (c->stop)
+			break;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		int64_t ns = until.tv_nsec + c->interval_ns % 1000000000LL;
+		until.tv_sec += (time_t)(c->interval_ns / 1000000000LL + ns / 1000000000LL);
+		until.tv_nsec = (long)(ns % 1000000000LL);
+		pthread_cond_timedwait(&c->cond, &c->mu, &until);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
 static int mkdir_p(const char *path)
 {
 	char tmp[4096];
@@ -101,6 +142,9 @@ int server_main(int argc, char **argv)
 	struct cutter cutter = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	pthread_t cutter_thread;
 	bool cutter_started = false;
+	struct compactor compactor = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	pthread_t compactor_thread;
+	bool compactor_started = false;
 	struct api *api = NULL;
 	struct http_server *http = NULL;
 	config_init(&cfg);
@@ -194,6 +238,17 @@ int server_main(int argc, char **argv)
 		 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	cutter.store = store;
 	cutter_started = pthread_create(&cutter_thread, NULL, cutter_main, &cutter) == 0;
+	if (cfg.compaction_interval_ns > 0) {
+		size_t n_ranges = 0;
+		if (config_block_ranges(&cfg, compactor.ranges, CONFIG_MAX_BLOCK_RANGES, &n_ranges, err, sizeof(err)))
+			n_ranges = 0; /* config_check has accepted them already */
+		compactor.store = store;
+		compactor.interval_ns = cfg.compaction_interval_ns;
+		compactor.opts = (struct store_compact_options){.ranges_ns = compactor.ranges, .n_ranges = n_ranges,
+								.deletion_delay_ns = cfg.deletion_delay_ns,
+								.retention_ns = cfg.retention_ns};
+		compactor_started = pthread_create(&compactor_thread, NULL, compactor_main, &compactor) == 0;
+	}
 	api_set_ready(api, true);
 
 	running = http;
@@ -211,6 +266,13 @@ int server_main(int argc, char **argv)
 	log_info("msg=\"shutting down\" drained=%s", rc ? "no" : "yes");
 	status = 0;
 out:
+	if (compactor_started) {
+		pthread_mutex_lock(&compactor.mu);
+		compactor.stop = true;
+		pthread_cond_signal(&compactor.cond);
+		pthread_mutex_unlock(&compactor.mu);
+		pthread_join(compactor_thread, NULL);
+	}
 	if (cutter_started) {
 		pthread_mutex_lock(&cutter.mu);
 		cutter.stop = true;

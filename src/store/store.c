@@ -4,6 +4,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/compact.h"
+#include "store/compact_plan.h"
+#include "store/marks.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -40,6 +43,8 @@ struct store {
 	size_t n_blocks, cap_blocks;
 	pthread_mutex_t flush_mutex;
 	uint64_t flushes, flush_failures, corrupt_blocks; /* atomic */
+	pthread_mutex_t compact_mutex; /* one compaction round at a time; only it removes blocks */
+	uint64_t compactions, compaction_failures, blocks_marked, blocks_deleted; /* atomic */
 };
 
 static int64_t now_ns(void)
@@ -161,7 +166,17 @@ struct bucket_scan {
 	struct store *st;
 	char **keys; /* "tenant/ULID" of every block whose meta.json is in the bucket */
 	size_t n, cap;
+	char **marked; /* "tenant/ULID" of every block with a deletion mark in the bucket */
+	size_t n_marked, cap_marked;
 };
+
+static bool key_listed(char *const *keys, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(keys[i], key))
+			return true;
+	return false;
+}
 
 static int bucket_list_cb(void *ctx, const char *key, uint64_t size)
 {
@@ -173,6 +188,11 @@ static int bucket_list_cb(void *ctx, const char *key, uint64_t size)
 	if (!slash1)
 		return 0;
 	const char *slash2 = strchr(slash1 + 1, '/');
+	if (slash2 && !strcmp(slash2 + 1, MARK_FILE) && slash2 - slash1 - 1 == BLOCK_ULID_LEN) {
+		XGROW(bs->marked, bs->cap_marked, bs->n_marked + 1);
+		bs->marked[bs->n_marked++] = xstrndup(rest, (size_t)(slash2 - rest));
+		return 0;
+	}
 	if (!slash2 || strcmp(slash2 + 1, "meta.json") != 0 || slash2 - slash1 - 1 != BLOCK_ULID_LEN)
 		return 0;
 	XGROW(bs->keys, bs->cap, bs->n + 1);
@@ -202,7 +222,8 @@ static int load_blocks(struct store *st, char *err, size_t errlen)
 		for (size_t i = 0; i < bs.n; i++) {
 			char *path = xasprintf("%s/%s", root, bs.keys[i]);
 			struct stat sb;
-			if (stat(path, &sb) != 0) {
+			/* A block marked for deletion is not read: no need to download it. */
+			if (!key_listed(bs.marked, bs.n_marked, bs.keys[i]) && stat(path, &sb) != 0) {
 				char *slash = strchr(bs.keys[i], '/');
 				*slash = '\0';
 				char *tdir = xasprintf("%s/%s", root, bs.keys[i]);
@@ -225,6 +246,20 @@ static int load_blocks(struct store *st, char *err, size_t errlen)
 		while (td && (be = readdir(td))) {
 			if (!is_ulid(be->d_name))
 				continue; /* temporary and download directories are not blocks */
+			char *bdir = xasprintf("%s/%s", tdir, be->d_name);
+			bool marked = mark_exists_local(bdir);
+			if (!marked && st->remote) {
+				char *key = xasprintf("%s/%s", te->d_name, be->d_name);
+				if (key_listed(bs.marked, bs.n_marked, key)) {
+					marked = true; /* marked in the bucket only (a crash between the two) */
+					if (mark_write_local(bdir, be->d_name, time(NULL), "marked in the bucket"))
+						log_warn("msg=\"cannot copy a deletion mark locally\" path=\"%s\"", bdir);
+				}
+				free(key);
+			}
+			free(bdir);
+			if (marked)
+				continue; /* retired by a compaction or the retention; deleted later */
 			if (st->remote) {
 				char *key = xasprintf("%s/%s", te->d_name, be->d_name);
 				bool in_bucket = false;
@@ -250,9 +285,14 @@ out:
 	for (size_t i = 0; i < bs.n; i++)
 		free(bs.keys[i]);
 	free(bs.keys);
+	for (size_t i = 0; i < bs.n_marked; i++)
+		free(bs.marked[i]);
+	free(bs.marked);
 	free(root);
 	return rc;
 }
+
+static void resolve_superseded(struct store *st);
 
 int store_open(const struct store_config *cfg, struct store **out, char *err, size_t errlen)
 {
@@ -263,6 +303,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *err, si
 	pthread_rwlock_init(&st->write_lock, NULL);
 	pthread_rwlock_init(&st->read_lock, NULL);
 	pthread_mutex_init(&st->flush_mutex, NULL);
+	pthread_mutex_init(&st->compact_mutex, NULL);
 	st->head = head_new(&cfg->head);
 	st->head_created_ns = now_ns();
 	int rc = load_blocks(st, err, errlen);
@@ -270,6 +311,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *err, si
 		store_close(st);
 		return rc;
 	}
+	resolve_superseded(st); /* a compaction that crashed before marking its sources */
 	log_info("msg=\"blocks loaded\" blocks=%zu", st->n_blocks);
 	*out = st;
 	return 0;
@@ -294,6 +336,7 @@ void store_close(struct store *st)
 	pthread_rwlock_destroy(&st->write_lock);
 	pthread_rwlock_destroy(&st->read_lock);
 	pthread_mutex_destroy(&st->flush_mutex);
+	pthread_mutex_destroy(&st->compact_mutex);
 	free(st->dir);
 	free(st);
 }
@@ -565,4 +608,465 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	out->flush_failures = __atomic_load_n(&st->flush_failures, __ATOMIC_RELAXED);
 	out->corrupt_blocks = __atomic_load_n(&st->corrupt_blocks, __ATOMIC_RELAXED);
+	out->compactions = __atomic_load_n(&st->compactions, __ATOMIC_RELAXED);
+	out->compaction_failures = __atomic_load_n(&st->compaction_failures, __ATOMIC_RELAXED);
+	out->blocks_marked = __atomic_load_n(&st->blocks_marked, __ATOMIC_RELAXED);
+	out->blocks_deleted = __atomic_load_n(&st->blocks_deleted, __ATOMIC_RELAXED);
+}
+
+/* ---- compaction, retention, deletion (docs/internals/compaction.md) --------------------- */
+
+struct listed_block {
+	struct block *b;
+	char *tenant;
+};
+
+/* Marks a block for deletion: locally, then in the bucket (S3). */
+static int mark_block(struct store *st, const char *tenant, const char *ulid, int64_t now_s, const char *details,
+		      char *err, size_t errlen)
+{
+	char *dir = xasprintf("%s/blocks/%s/%s", st->dir, tenant, ulid);
+	int rc = mark_write_local(dir, ulid, now_s, details);
+	if (rc)
+		snprintf(err, errlen, "cannot write %s/%s: %s", dir, MARK_FILE, strerror(errno));
+	if (!rc && st->remote) {
+		struct buf b = BUF_INIT;
+		mark_format(ulid, now_s, details, &b);
+		char *key = xasprintf("blocks/%s/%s/%s", tenant, ulid, MARK_FILE);
+		if ((rc = objstore_put(st->cfg.bucket, key, slice_make(b.p, b.n))) != 0)
+			snprintf(err, errlen, "uploading %s: %s", key, objstore_errmsg());
+		free(key);
+		buf_release(&b);
+	}
+	free(dir);
+	if (!rc) {
+		__atomic_add_fetch(&st->blocks_marked, 1, __ATOMIC_RELAXED);
+		log_info("msg=\"block marked for deletion\" tenant=\"%s\" block=%s details=\"%s\"", tenant, ulid, details);
+	}
+	return rc;
+}
+
+/* Readers stop seeing gone[0..n) and start seeing nb (may be NULL) at one instant; the
+ * removed blocks are closed once no reader can hold them (after the exclusive lock). */
+static void swap_blocks(struct store *st, struct block *const *gone, size_t n, struct block *nb, const char *tenant)
+{
+	pthread_rwlock_wrlock(&st->read_lock);
+	size_t w = 0;
+	for (size_t i = 0; i < st->n_blocks; i++) {
+		bool drop = false;
+		for (size_t k = 0; k < n && !drop; k++)
+			drop = st->blocks[i].b == gone[k];
+		if (drop)
+			free(st->blocks[i].tenant);
+		else
+			st->blocks[w++] = st->blocks[i];
+	}
+	st->n_blocks = w;
+	if (nb)
+		add_block(st, nb, tenant);
+	pthread_rwlock_unlock(&st->read_lock);
+	for (size_t k = 0; k < n; k++)
+		block_close(gone[k]);
+}
+
+static bool has_source(const struct block_meta *m, const char *ulid)
+{
+	for (size_t i = 0; i < m->n_sources; i++)
+		if (!strcmp(m->sources[i], ulid))
+			return true;
+	return false;
+}
+
+/* Leftovers of a crash: unfinished block writes (.tmp-*), deletions (.deleting-*) and
+ * downloads (*.download). Only at open, when no flush or compaction runs. */
+static void clean_leftovers(struct store *st)
+{
+	char *root = xasprintf("%s/blocks", st->dir);
+	DIR *d = opendir(root);
+	struct dirent *te;
+	while (d && (te = readdir(d))) {
+		if (te->d_name[0] == '.')
+			continue;
+		char *tdir = xasprintf("%s/%s", root, te->d_name);
+		DIR *td = opendir(tdir);
+		struct dirent *be;
+		while (td && (be = readdir(td))) {
+			size_t l = strlen(be->d_name);
+			if (strncmp(be->d_name, ".tmp-", 5) != 0 && strncmp(be->d_name, ".deleting-", 10) != 0 &&
+			    !(l > 9 && !strcmp(be->d_name + l - 9, ".download")))
+				continue;
+			char *p = xasprintf("%s/%s", tdir, be->d_name);
+			if (mark_rm_rf(p))
+				log_warn("msg=\"cannot remove a leftover directory\" path=\"%s\"", p);
+			free(p);
+		}
+		if (td)
+			closedir(td);
+		free(tdir);
+	}
+	if (d)
+		closedir(d);
+	free(root);
+}
+
+/* A compaction that crashed after writing its block but before marking every source
+ * leaves blocks whose data is also in the new block. The rule, applied at open before
+ * anything reads: a block is superseded when another block of the tenant lists all of
+ * its sources and more, or exactly the same sources with a greater ULID; superseded
+ * blocks are marked and not read. Compactions never leave two blocks sharing only some
+ * sources (the next round starts from the resolved state), so the rule is complete. */
+static void resolve_superseded(struct store *st)
+{
+	clean_leftovers(st);
+	size_t n = st->n_blocks;
+	struct block **gone = xcalloc(n + 1, sizeof(*gone));
+	size_t n_gone = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct block_meta *a = block_meta(st->blocks[i].b);
+		for (size_t j = 0; j < n; j++) {
+			if (j == i || strcmp(st->blocks[i].tenant, st->blocks[j].tenant) != 0)
+				continue;
+			const struct block_meta *b = block_meta(st->blocks[j].b);
+			size_t shared = 0;
+			for (size_t k = 0; k < a->n_sources; k++)
+				shared += has_source(b, a->sources[k]);
+			if (!shared)
+				continue;
+			bool covered = shared == a->n_sources &&
+				       (b->n_sources > a->n_sources || strcmp(b->ulid, a->ulid) > 0);
+			if (covered) {
+				char details[128], err[600];
+				snprintf(details, sizeof(details), "superseded by %s (compaction finished at restart)", b->ulid);
+				if (mark_block(st, st->blocks[i].tenant, a->ulid, time(NULL), details, err, sizeof(err)))
+					log_warn("msg=\"cannot mark a superseded block; it is skipped anyway\" err=\"%s\"", err);
+				gone[n_gone++] = st->blocks[i].b;
+				break;
+			}
+			if (shared < a->n_sources && shared < b->n_sources)
+				log_error("msg=\"two blocks share some sources; their data may be counted twice\" "
+					  "a=%s b=%s",
+					  a->ulid, b->ulid);
+		}
+	}
+	if (n_gone)
+		swap_blocks(st, gone, n_gone, NULL, NULL);
+	free(gone);
+}
+
+static void progress(const struct store_compact_options *o, const char *fmt, ...) EMBER_PRINTF(2, 3);
+static void progress(const struct store_compact_options *o, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_info("msg=\"compactor\" progress=\"%s\"", line);
+	if (o->progress)
+		o->progress(o->progress_ctx, line);
+}
+
+static void progress_cb(void *ctx, const char *line)
+{
+	progress(ctx, "%s", line);
+}
+
+static void set_err(int *first, int rc, char *err, size_t errlen, const char *msg)
+{
+	if (!*first) {
+		*first = rc;
+		snprintf(err, errlen, "%s", msg);
+	}
+}
+
+struct key_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int key_list_cb(void *ctx, const char *key, uint64_t size)
+{
+	(void)size;
+	struct key_list *kl = ctx;
+	XGROW(kl->v, kl->cap, kl->n + 1);
+	kl->v[kl->n++] = xstrdup(key);
+	return 0;
+}
+
+static void key_list_release(struct key_list *kl)
+{
+	for (size_t i = 0; i < kl->n; i++)
+		free(kl->v[i]);
+	free(kl->v);
+	memset(kl, 0, sizeof(*kl));
+}
+
+/* Deletes a block's objects from the bucket: meta.json first (a listing stops showing
+ * the block), the mark last (until then the leftovers are still known to be garbage). */
+static int delete_bucket_block(struct store *st, const char *tenant, const char *ulid)
+{
+	char *prefix = xasprintf("blocks/%s/%s/", tenant, ulid);
+	struct key_list kl = {0};
+	int rc = objstore_list(st->cfg.bucket, prefix, key_list_cb, &kl);
+	for (int pass = 0; pass < 3 && !rc; pass++) {
+		for (size_t i = 0; i < kl.n && !rc; i++) {
+			const char *file = kl.v[i] + strlen(prefix);
+			int want = !strcmp(file, "meta.json") ? 0 : !strcmp(file, MARK_FILE) ? 2 : 1;
+			if (want == pass)
+				rc = objstore_delete(st->cfg.bucket, kl.v[i]);
+		}
+	}
+	key_list_release(&kl);
+	free(prefix);
+	return rc;
+}
+
+/* Deletes every block of tenant (NULL: all) marked at least delay ago: the local copy
+ * first, then the bucket's objects (so a crash in between leaves a marked block in the
+ * bucket, which is never downloaded nor uploaded again, and is deleted next time). */
+static size_t delete_marked(struct store *st, const char *tenant, int64_t now, int64_t delay, int *first_rc,
+			    char *err, size_t errlen)
+{
+	size_t deleted = 0;
+	char *root = xasprintf("%s/blocks", st->dir);
+	DIR *d = opendir(root);
+	struct dirent *te;
+	while (d && (te = readdir(d))) {
+		if (te->d_name[0] == '.' || (tenant && strcmp(tenant, te->d_name) != 0))
+			continue;
+		char *tdir = xasprintf("%s/%s", root, te->d_name);
+		DIR *td = opendir(tdir);
+		struct dirent *be;
+		while (td && (be = readdir(td))) {
+			if (!is_ulid(be->d_name))
+				continue;
+			char *bdir = xasprintf("%s/%s", tdir, be->d_name);
+			int64_t t_s;
+			int mrc = mark_read_local(bdir, &t_s);
+			if (mrc == EMBER_ECORRUPT)
+				t_s = 0; /* a torn mark: the block was being retired; old enough */
+			if (mrc != EMBER_ENOTFOUND && mrc != EMBER_EIO && now - t_s * 1000000000LL >= delay) {
+				int rc = mark_remove_dir(bdir);
+				if (!rc && st->remote)
+					rc = delete_bucket_block(st, te->d_name, be->d_name);
+				if (rc) {
+					char msg[700];
+					snprintf(msg, sizeof(msg), "deleting block %s: %s", bdir,
+						 st->remote ? objstore_errmsg() : strerror(errno));
+					set_err(first_rc, rc, err, errlen, msg);
+				} else {
+					deleted++;
+					log_info("msg=\"deleted marked block\" tenant=\"%s\" block=%s", te->d_name, be->d_name);
+				}
+			}
+			free(bdir);
+		}
+		if (td)
+			closedir(td);
+		free(tdir);
+	}
+	if (d)
+		closedir(d);
+	free(root);
+	if (!st->remote)
+		goto out;
+	/* Marked blocks that are only in the bucket (the local copy went first). */
+	struct key_list kl = {0};
+	if (objstore_list(st->cfg.bucket, "blocks/", key_list_cb, &kl) == 0) {
+		for (size_t i = 0; i < kl.n; i++) {
+			char *k = kl.v[i];
+			size_t l = strlen(k), ml = strlen(MARK_FILE);
+			if (l < ml + 1 || strcmp(k + l - ml, MARK_FILE) != 0)
+				continue;
+			char *rest = k + strlen("blocks/");
+			char *s1 = strchr(rest, '/');
+			if (!s1 || (size_t)(k + l - ml - 1 - (s1 + 1)) != BLOCK_ULID_LEN)
+				continue;
+			char *tn = xstrndup(rest, (size_t)(s1 - rest));
+			char *ulid = xstrndup(s1 + 1, BLOCK_ULID_LEN);
+			char *local = xasprintf("%s/blocks/%s/%s", st->dir, tn, ulid);
+			struct stat sb;
+			struct buf mb = BUF_INIT;
+			int64_t t_s = 0;
+			if ((!tenant || !strcmp(tenant, tn)) && stat(local, &sb) != 0 &&
+			    objstore_get(st->cfg.bucket, k, &mb) == 0 &&
+			    (mark_parse(slice_make(mb.p, mb.n), &t_s) == 0 || (t_s = 0, true)) &&
+			    now - t_s * 1000000000LL >= delay) {
+				if (delete_bucket_block(st, tn, ulid) == 0)
+					deleted++;
+				else
+					set_err(first_rc, EMBER_EIO, err, errlen, objstore_errmsg());
+			}
+			buf_release(&mb);
+			free(tn);
+			free(ulid);
+			free(local);
+		}
+	}
+	key_list_release(&kl);
+out:
+	__atomic_add_fetch(&st->blocks_deleted, deleted, __ATOMIC_RELAXED);
+	return deleted;
+}
+
+static int tenant_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Runs one planned job of tenant: writes the merged block, makes it durable in the
+ * bucket, marks the sources, then swaps. */
+static int run_job(struct store *st, const struct store_compact_options *o, const char *tenant,
+		   struct block *const *srcs, size_t n, int64_t now, struct store_compact_result *r, char *err,
+		   size_t errlen)
+{
+	char *dir = xasprintf("%s/blocks/%s", st->dir, tenant);
+	char *path = NULL;
+	struct block *nb = NULL;
+	struct block_meta meta;
+	struct compact_stats cs;
+	struct compact_options co = {.dir = dir, .progress = progress_cb, .progress_ctx = (void *)o};
+	int rc = compact_blocks(srcs, n, &co, &meta, &cs, err, errlen);
+	if (rc)
+		goto out;
+	path = xasprintf("%s/%s", dir, meta.ulid);
+	if (st->remote && (rc = upload_block(st, tenant, meta.ulid, path, err, errlen)) != 0) {
+		/* Not durable where it counts: drop it, the sources stay. */
+		if (mark_rm_rf(path))
+			log_warn("msg=\"cannot remove an unuploaded block\" path=\"%s\"", path);
+		goto out_meta;
+	}
+	if ((rc = block_open(path, &nb, err, errlen)) != 0)
+		goto out_meta;
+	/* The new block is durable: only now may the sources be marked. A failed mark is
+	 * logged; store_open resolves it (the new block lists the source). */
+	for (size_t i = 0; i < n; i++) {
+		char details[128], merr[600];
+		snprintf(details, sizeof(details), "compacted into %s", meta.ulid);
+		if (mark_block(st, tenant, block_meta(srcs[i])->ulid, now / 1000000000LL, details, merr, sizeof(merr)))
+			log_warn("msg=\"cannot mark a compacted source\" err=\"%s\"", merr);
+	}
+	swap_blocks(st, srcs, n, nb, tenant);
+	r->compactions++;
+	r->blocks_compacted += n;
+	r->duplicates += cs.duplicates;
+	__atomic_add_fetch(&st->compactions, 1, __ATOMIC_RELAXED);
+	progress(o, "tenant %s: %zu blocks -> %s (level %u, %llu profiles, %llu identical dropped)", tenant, n,
+		 meta.ulid, meta.level, (unsigned long long)meta.n_profiles, (unsigned long long)cs.duplicates);
+out_meta:
+	block_meta_release(&meta);
+out:
+	free(path);
+	free(dir);
+	return rc;
+}
+
+int store_compact(struct store *st, const struct store_compact_options *o, struct store_compact_result *res,
+		  char *err, size_t errlen)
+{
+	struct store_compact_result r;
+	memset(&r, 0, sizeof(r));
+	int first_rc = 0;
+	int64_t now = o->now_ns ? o->now_ns : now_ns();
+	pthread_mutex_lock(&st->compact_mutex);
+	/* Blocks are only removed under compact_mutex, so these pointers stay valid for the
+	 * round even as flushes add blocks. */
+	pthread_rwlock_rdlock(&st->read_lock);
+	size_t n = st->n_blocks;
+	struct listed_block *list = xcalloc(n + 1, sizeof(*list));
+	for (size_t i = 0; i < n; i++)
+		list[i] = (struct listed_block){st->blocks[i].b, xstrdup(st->blocks[i].tenant)};
+	pthread_rwlock_unlock(&st->read_lock);
+	char **tenants = xcalloc(n + 1, sizeof(*tenants));
+	size_t n_tenants = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (o->tenant && strcmp(o->tenant, list[i].tenant) != 0)
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < n_tenants && !seen; k++)
+			seen = !strcmp(tenants[k], list[i].tenant);
+		if (!seen)
+			tenants[n_tenants++] = list[i].tenant;
+	}
+	qsort(tenants, n_tenants, sizeof(*tenants), tenant_cmp);
+	struct block **srcs = xcalloc(n + 1, sizeof(*srcs));
+	struct compact_plan_block *pb = xcalloc(n + 1, sizeof(*pb));
+	size_t *pidx = xcalloc(n + 1, sizeof(*pidx));
+	for (size_t t = 0; t < n_tenants; t++) {
+		const char *tenant = tenants[t];
+		int64_t retention = o->retention_ns;
+		for (size_t k = 0; k < o->n_overrides; k++)
+			if (!strcmp(o->overrides[k].tenant, tenant))
+				retention = o->overrides[k].retention_ns;
+		/* Retention: blocks whose newest profile is older than now - retention. */
+		for (size_t i = 0; i < n && retention > 0; i++) {
+			if (!list[i].b || strcmp(list[i].tenant, tenant) != 0)
+				continue;
+			const struct block_meta *m = block_meta(list[i].b);
+			if (m->max_time_ns >= now - retention)
+				continue;
+			char details[128], merr[600];
+			snprintf(details, sizeof(details), "retention: newest profile older than the %llds retention period",
+				 (long long)(retention / 1000000000LL));
+			if (mark_block(st, tenant, m->ulid, now / 1000000000LL, details, merr, sizeof(merr))) {
+				set_err(&first_rc, EMBER_EIO, err, errlen, merr);
+				continue;
+			}
+			progress(o, "tenant %s: block %s is past the retention period; marked", tenant, m->ulid);
+			swap_blocks(st, &list[i].b, 1, NULL, NULL);
+			list[i].b = NULL;
+			r.retention_marked++;
+		}
+		if (o->no_compaction)
+			continue;
+		size_t np = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!list[i].b || strcmp(list[i].tenant, tenant) != 0)
+				continue;
+			const struct block_meta *m = block_meta(list[i].b);
+			pb[np] = (struct compact_plan_block){m->min_time_ns, m->max_time_ns, m->level, m->ulid};
+			pidx[np++] = i;
+		}
+		struct compact_plan plan;
+		compact_plan(pb, np, o->ranges_ns, o->n_ranges, &plan);
+		if (plan.n_jobs)
+			progress(o, "tenant %s: %zu blocks, %zu compaction jobs", tenant, np, plan.n_jobs);
+		for (size_t j = 0; j < plan.n_jobs; j++) {
+			const struct compact_job *job = &plan.jobs[j];
+			for (size_t k = 0; k < job->n; k++)
+				srcs[k] = list[pidx[job->blocks[k]]].b;
+			if (job->overlap)
+				progress(o, "tenant %s: job %zu/%zu: %zu overlapping blocks", tenant, j + 1, plan.n_jobs,
+					 job->n);
+			else
+				progress(o, "tenant %s: job %zu/%zu: %zu blocks in a %llds window", tenant, j + 1,
+					 plan.n_jobs, job->n,
+					 (long long)((job->range_end - job->range_start) / 1000000000LL));
+			char jerr[600];
+			int rc = run_job(st, o, tenant, srcs, job->n, now, &r, jerr, sizeof(jerr));
+			if (rc) {
+				__atomic_add_fetch(&st->compaction_failures, 1, __ATOMIC_RELAXED);
+				log_error("msg=\"compaction failed; the sources stay\" tenant=\"%s\" err=\"%s\"", tenant, jerr);
+				set_err(&first_rc, rc, err, errlen, jerr);
+				continue;
+			}
+			for (size_t k = 0; k < job->n; k++)
+				list[pidx[job->blocks[k]]].b = NULL; /* closed by the swap */
+		}
+		compact_plan_release(&plan);
+	}
+	r.deleted = delete_marked(st, o->tenant, now, o->deletion_delay_ns, &first_rc, err, errlen);
+	if (r.deleted)
+		progress(o, "deleted %zu marked blocks", r.deleted);
+	pthread_mutex_unlock(&st->compact_mutex);
+	for (size_t i = 0; i < n; i++)
+		free(list[i].tenant);
+	free(list);
+	free(tenants);
+	free(srcs);
+	free(pb);
+	free(pidx);
+	if (res)
+		*res = r;
+	return first_rc;
 }

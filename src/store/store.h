@@ -50,6 +50,46 @@ int store_flush(struct store *st, char *err, size_t errlen) EMBER_WUR;
 /** True when the head is due for a cut under the age and size rules. */
 bool store_cut_due(struct store *st, int64_t now_ns);
 
+/* ---- compaction and retention ------------------------------------------------------- */
+
+/** A per-tenant retention (Pyroscope's per-tenant compactor_blocks_retention_period). */
+struct store_retention_override {
+	const char *tenant;
+	int64_t retention_ns; /* 0: off for this tenant */
+};
+
+struct store_compact_options {
+	const int64_t *ranges_ns;      /* -compactor.block-ranges, ascending (see compact_plan.h) */
+	size_t n_ranges;
+	int64_t deletion_delay_ns;     /* -compactor.deletion-delay: marked blocks older are deleted */
+	int64_t retention_ns;          /* -compactor.blocks-retention-period (0: off) */
+	const struct store_retention_override *overrides; /* per tenant, borrowed */
+	size_t n_overrides;
+	const char *tenant;            /* only this tenant (NULL: all) */
+	bool no_compaction;            /* only retention and deletions */
+	int64_t now_ns;                /* 0: the clock (tests pass their own) */
+	void (*progress)(void *ctx, const char *line); /* progress lines, when not NULL */
+	void *progress_ctx;
+};
+
+struct store_compact_result {
+	size_t compactions;      /* new blocks written */
+	size_t blocks_compacted; /* source blocks replaced by them */
+	uint64_t duplicates;     /* identical profiles dropped */
+	size_t retention_marked; /* blocks marked because they are past the retention */
+	size_t deleted;          /* marked blocks deleted after the delay */
+};
+
+/** One compaction round: per tenant, marks the blocks past the retention, plans
+ * (compact_plan) and runs every job (compact_blocks), then deletes the blocks marked for
+ * longer than the deletion delay. A new block is durable (and in the bucket) before its
+ * sources get their deletion marks; readers switch from the sources to it at one instant
+ * (under the read lock). One round runs at a time; writes, flushes and queries go on
+ * meanwhile. Returns 0 (res filled; may be NULL), or the first error with a message (the
+ * round goes on with the other jobs and tenants after a failed job). */
+int store_compact(struct store *st, const struct store_compact_options *o, struct store_compact_result *res,
+		  char *err, size_t errlen) EMBER_WUR;
+
 /* ---- reading ------------------------------------------------------------------------ */
 
 /** As head_select_series, over the head(s) and blocks; a series stored in several places
@@ -68,6 +108,7 @@ struct store_stats {
 	struct head_stats head; /* current + flushing head */
 	size_t blocks, block_profiles;
 	uint64_t flushes, flush_failures, corrupt_blocks;
+	uint64_t compactions, compaction_failures, blocks_marked, blocks_deleted;
 };
 
 /** Tenant stats over head and blocks. */

@@ -3,6 +3,7 @@
  * trimmed, and every query over the compacted block sees exactly what a head holding the
  * expected (distinct) profiles sees; the planner's overlap, range and premature rules. */
 #include <dirent.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 #include "store/block.h"
 #include "store/compact.h"
 #include "store/compact_plan.h"
+#include "store/marks.h"
+#include "store/store.h"
 
 static const char *TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 static const struct head_range ALL = {INT64_MIN, -1};
@@ -631,12 +634,148 @@ static void test_plan(void **state)
 	assert_int_equal(compact_ranges_check(good, 0, err, sizeof(err)), EMBER_EINVAL);
 }
 
+
+/* ---- the store: crash resolution, rounds, retention, deletion ----------------------------- */
+
+static size_t count_profiles(struct store *st)
+{
+	struct render rd;
+	render_init(&rd);
+	size_t n = store_select_profiles(st, slice_cstr("t1"), NULL, 0, ALL, on_view, on_done, &rd);
+	free(render_finish(&rd));
+	return n;
+}
+
+static bool exists(const char *dir, const char *ulid, const char *file)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/blocks/t1/%s%s%s", dir, ulid, file ? "/" : "", file ? file : "");
+	struct stat sb;
+	return stat(p, &sb) == 0;
+}
+
+static void test_store_crash_resolution_and_rounds(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	char bdir[2048];
+	snprintf(bdir, sizeof(bdir), "%s/blocks/t1", dir);
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s/blocks", dir);
+	mkdir(tmp, 0755);
+	mkdir(bdir, 0755);
+	struct head *h1 = new_head(), *h2 = new_head();
+	add(h1, "t1", "api", "p1", S1, 4, 1000);
+	add(h1, "t1", "api", "p2", S2, 3, 1500);
+	add(h2, "t1", "api", "p1", S1, 4, 1000); /* duplicate */
+	add(h2, "t1", "db", "p1", S2, 3, 3000);
+	struct block *a = block_of(h1, bdir, 1), *b = block_of(h2, bdir, 2);
+	char ua[BLOCK_ULID_LEN + 1], ub[BLOCK_ULID_LEN + 1];
+	snprintf(ua, sizeof(ua), "%s", block_meta(a)->ulid);
+	snprintf(ub, sizeof(ub), "%s", block_meta(b)->ulid);
+	/* A compaction that crashed after writing its block, before marking the sources. */
+	struct block *srcs[2] = {a, b};
+	struct compact_stats cs;
+	struct block *c = compact(srcs, 2, bdir, &cs);
+	char uc[BLOCK_ULID_LEN + 1];
+	snprintf(uc, sizeof(uc), "%s", block_meta(c)->ulid);
+	block_close(a);
+	block_close(b);
+	block_close(c);
+	/* And a torn block write. */
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-01ARZ3NDEKTSV4RRFFQ69G5FAV", bdir);
+	mkdir(tmp, 0755);
+
+	struct store_config sc = {.dir = dir};
+	struct store *st;
+	char err[600] = "";
+	if (store_open(&sc, &st, err, sizeof(err)))
+		fail_msg("store_open: %s", err);
+	/* 3 distinct profiles, not 4 (sources and merged block) nor 7. */
+	assert_int_equal(count_profiles(st), 3);
+	assert_true(exists(dir, ua, MARK_FILE) && exists(dir, ub, MARK_FILE));
+	assert_false(exists(dir, uc, MARK_FILE));
+	assert_false(exists(dir, ".tmp-01ARZ3NDEKTSV4RRFFQ69G5FAV", NULL));
+	int64_t t_s;
+	snprintf(tmp, sizeof(tmp), "%s/%s", bdir, ua);
+	assert_int_equal(mark_read_local(tmp, &t_s), 0);
+	assert_true(t_s > 1600000000 && t_s <= (int64_t)time(NULL));
+	struct store_stats ss;
+	store_stats(st, &ss);
+	assert_int_equal(ss.blocks, 1);
+
+	/* A round with a deletion delay of one hour deletes nothing yet, then, an hour
+	 * later, the two marked sources. */
+	static const int64_t ranges[] = {1 * H, 2 * H, 8 * H};
+	struct store_compact_options o = {.ranges_ns = ranges, .n_ranges = 3, .deletion_delay_ns = H};
+	struct store_compact_result r;
+	assert_int_equal(store_compact(st, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.compactions + r.deleted + r.retention_marked, 0);
+	o.now_ns = ((int64_t)time(NULL) + 3601) * 1000000000LL;
+	assert_int_equal(store_compact(st, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.deleted, 2);
+	assert_false(exists(dir, ua, NULL) || exists(dir, ub, NULL));
+	assert_true(exists(dir, uc, "meta.json"));
+	assert_int_equal(count_profiles(st), 3);
+	store_close(st);
+
+	/* Reopened: the same answer; then a new overlapping level-1 block is compacted with
+	 * the level-2 one by a round, and the retention retires everything older than it. */
+	assert_int_equal(store_open(&sc, &st, err, sizeof(err)), 0);
+	assert_int_equal(count_profiles(st), 3);
+	struct head *h3 = new_head();
+	add(h3, "t1", "web", "p3", S3, 1, 2000);
+	add(h3, "t1", "db", "p1", S2, 3, 3000); /* duplicate of the compacted block's */
+	block_close(block_of(h3, bdir, 5));
+	store_close(st);
+	assert_int_equal(store_open(&sc, &st, err, sizeof(err)), 0);
+	assert_int_equal(count_profiles(st), 5);
+	o.now_ns = 0;
+	o.deletion_delay_ns = 0; /* deleted in the same round */
+	assert_int_equal(store_compact(st, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.compactions, 1);
+	assert_int_equal(r.blocks_compacted, 2);
+	assert_int_equal(r.duplicates, 1);
+	assert_int_equal(r.deleted, 2);
+	assert_int_equal(count_profiles(st), 4);
+	store_stats(st, &ss);
+	assert_int_equal(ss.blocks, 1);
+	assert_int_equal(ss.compactions, 1);
+	/* Retention: the block's newest profile (t=3000 ns) is ancient. */
+	o.retention_ns = 24 * H;
+	struct store_retention_override ov = {"t1", 0};
+	o.overrides = &ov; /* off for t1: nothing happens */
+	o.n_overrides = 1;
+	assert_int_equal(store_compact(st, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.retention_marked, 0);
+	o.n_overrides = 0;
+	assert_int_equal(store_compact(st, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.retention_marked, 1);
+	assert_int_equal(r.deleted, 1);
+	assert_int_equal(count_profiles(st), 0);
+	store_close(st);
+	DIR *d = opendir(bdir);
+	struct dirent *e;
+	size_t left = 0;
+	while (d && (e = readdir(d)))
+		left += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	assert_int_equal(left, 0);
+	head_free(h1);
+	head_free(h2);
+	head_free(h3);
+	rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_overlapping_with_duplicates),
 		cmocka_unit_test(test_damaged_source),
 		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_store_crash_resolution_and_rounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
 /* ember: one binary, several roles (docs/architecture.md). */
+#include "cli/blocks.h"
 #include "cli/query.h"
 #include "server/config.h"
 #include "server/server.h"
@@ -14,6 +15,7 @@ static const struct command {
 } commands[] = {
 	{"server", server_main, "run the profiling server (the default command)"},
 	{"query", query_main, "read profiles from a running server (ember query --help)"},
+	{"blocks", blocks_main, "list, inspect, verify and compact stored blocks (ember blocks --help)"},
 };
 
 static void usage(FILE *f)

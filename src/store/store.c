@@ -914,6 +914,21 @@ static int tenant_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Fault injection for tests/integ/test_compaction.py: EMBER_TEST_COMPACT_PAUSE_MS widens
+ * the window between a new block being durable and its sources being marked, so that a
+ * kill -9 at a random moment often lands in it. Unset in production: no effect. */
+static void test_pause(void)
+{
+	static int ms = -1;
+	if (ms < 0) {
+		const char *e = getenv("EMBER_TEST_COMPACT_PAUSE_MS");
+		ms = e ? atoi(e) : 0;
+		ms = ms < 0 ? 0 : ms;
+	}
+	if (ms)
+		usleep((useconds_t)ms * 1000);
+}
+
 /* Runs one planned job of tenant: writes the merged block, makes it durable in the
  * bucket, marks the sources, then swaps. */
 static int run_job(struct store *st, const struct store_compact_options *o, const char *tenant,
@@ -940,7 +955,9 @@ static int run_job(struct store *st, const struct store_compact_options *o, cons
 		goto out_meta;
 	/* The new block is durable: only now may the sources be marked. A failed mark is
 	 * logged; store_open resolves it (the new block lists the source). */
+	test_pause();
 	for (size_t i = 0; i < n; i++) {
+		test_pause();
 		char details[128], merr[600];
 		snprintf(details, sizeof(details), "compacted into %s", meta.ulid);
 		if (mark_block(st, tenant, block_meta(srcs[i])->ulid, now / 1000000000LL, details, merr, sizeof(merr)))

@@ -47,7 +47,16 @@ FUZZ_BIN  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps test unit integ run bench fuzz fuzz-short clean
+# The web UI: every file under ui/ becomes $(BUILD)/gen/ui_assets.c (tools/uigen.c), built
+# into libember.a; the binary never reads ui/ at run time. UI_LIST records the file list so
+# that adding or removing a file regenerates the table too. See docs/internals/ui.md.
+UI_DIR   ?= ui
+UI_FILES := $(shell find $(UI_DIR) -type f ! -name '.*' ! -name '*~' 2>/dev/null | LC_ALL=C sort)
+UI_LIST  := $(BUILD)/gen/ui_files.txt
+$(shell mkdir -p $(BUILD)/gen && { echo '$(UI_DIR) $(UI_FILES)' | cmp -s - $(UI_LIST) || echo '$(UI_DIR) $(UI_FILES)' > $(UI_LIST); })
+LIB_OBJ  += $(BUILD)/obj/gen/ui_assets.o
+
+.PHONY: all deps test unit integ ui-test run bench fuzz fuzz-short clean
 .SECONDARY:
 
 all: $(BUILD)/ember
@@ -61,6 +70,14 @@ deps: $(DEPS_OK)
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto | $(DEPS_OK)
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/tools/uigen: tools/uigen.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< -lxxhash -ldeflate
+
+$(BUILD)/gen/ui_assets.c: $(BUILD)/tools/uigen $(UI_FILES) $(UI_LIST)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/uigen $@ $(UI_DIR) $(UI_FILES)
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -80,7 +97,7 @@ $(BUILD)/ember: $(BUILD)/obj/cli/main.o $(BUILD)/libember.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libember.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -DTESTDATA_DIR='"$(TESTDATA)"' $(LDFLAGS) -o $@ $< $(BUILD)/libember.a -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -DTESTDATA_DIR='"$(TESTDATA)"' -DUI_DIR='"$(abspath $(UI_DIR))"' $(LDFLAGS) -o $@ $< $(BUILD)/libember.a -lcmocka $(LDLIBS)
 
 unit: $(TEST_BIN)
 	@bash tests/run-unit.sh $(BUILD) $(TEST_BIN)
@@ -103,7 +120,7 @@ run: $(BUILD)/ember
 
 # ---- fuzzing (clang libFuzzer) ------------------------------------------------------
 FUZZ_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(CFLAGS_BASE)) -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/fuzzobj/gen/%.o,$(PROTO_C))
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/fuzzobj/gen/%.o,$(PROTO_C)) $(BUILD)/fuzzobj/gen/ui_assets.o
 
 $(BUILD)/fuzzobj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)

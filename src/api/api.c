@@ -1,6 +1,7 @@
 #include <time.h>
 
 #include "api/api_internal.h"
+#include "api/ui_assets.h"
 #include "util/log.h"
 
 #define TENANT_MAX_LEN 150
@@ -257,6 +258,8 @@ void api_handle(void *ctx, struct http_request *req, struct http_response *resp)
 			api_summary_get(api, req, resp);
 	} else if (path_is(req, "/ember.v1.AnalysisService/Summarize")) {
 		api_summarize(api, req, resp);
+	} else if (path_is(req, "/") || path_prefix(req, "/ui/", &rest)) {
+		api_ui_serve(req, resp); /* the web UI: exactly "/" and the /ui/ prefix */
 	} else {
 		api_error(resp, CONNECT_NOT_FOUND, "no such endpoint: %.*s", (int)EMBER_MIN(req->path.n, 200),
 			  (const char *)req->path.p);
@@ -293,6 +296,10 @@ static const char *route_label(const struct http_request *req)
 	for (size_t i = 0; i < EMBER_ARRAY_LEN(known); i++)
 		if (slice_eq_cstr(req->path, known[i]))
 			return known[i];
+	if (slice_eq_cstr(req->path, "/"))
+		return "/";
+	if (req->path.n > 4 && memcmp(req->path.p, "/ui/", 4) == 0)
+		return "/ui/";
 	return "other";
 }
 

@@ -84,6 +84,14 @@ void api_metrics(struct api *api, struct http_request *req, struct http_response
 		    (double)ss.flushes);
 	write_gauge(b, "ember_head_flush_failures_total", "counter", "Head cuts that failed (retried later).",
 		    (double)ss.flush_failures);
+	write_gauge(b, "ember_compactions_total", "counter", "Compactions that produced a block.",
+		    (double)ss.compactions);
+	write_gauge(b, "ember_compaction_failures_total", "counter", "Compactions that failed (retried next round).",
+		    (double)ss.compaction_failures);
+	write_gauge(b, "ember_blocks_marked_for_deletion_total", "counter",
+		    "Blocks marked for deletion (compacted away or past retention).", (double)ss.blocks_marked);
+	write_gauge(b, "ember_blocks_deleted_total", "counter", "Blocks deleted after the deletion delay.",
+		    (double)ss.blocks_deleted);
 	write_gauge(b, "ember_corrupt_blocks_total", "counter",
 		    "Blocks found damaged at load or in a query (skipped; see the log).", (double)ss.corrupt_blocks);
 	resp->content_type = METRICS_CONTENT_TYPE;

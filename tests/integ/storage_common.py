@@ -7,7 +7,7 @@ import time
 from lib import TESTDATA, read
 
 FLAGS = ["-validation.reject-older-than=0", "-querier.max-query-lookback=0", "-querier.max-query-length=0",
-         "-distributor.ingestion-rate-limit-mb=0"]
+         "-distributor.ingestion-rate-limit-mb=0", "-ingester.max-global-series-per-tenant=0"]
 FAR = 4102444800000  # 2100-01-01 in ms
 
 
@@ -18,6 +18,7 @@ def answers(s):
     out["types"] = types
     out["services"] = s.connect("LabelValues", {"name": "service_name"}).get("names", [])
     out["names"] = s.connect("LabelNames", {}).get("names", [])
+    out["pods"] = s.connect("LabelValues", {"name": "pod"}).get("names", [])
     series = s.connect("Series", {"matchers": ["{}"]}).get("labelsSet", [])
     out["series"] = sorted(json.dumps(x, sort_keys=True) for x in series)
     for t in types:

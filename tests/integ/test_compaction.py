@@ -13,52 +13,16 @@ import time
 import urllib.request
 
 from lib import EMBER, Check, Server, TESTDATA, read
+from storage_common import FLAGS, answers, post_all
 
 c = Check("compaction")
-FLAGS = ["-validation.reject-older-than=0", "-querier.max-query-lookback=0", "-querier.max-query-length=0",
-         "-distributor.ingestion-rate-limit-mb=0", "-ingester.max-global-series-per-tenant=0"]
-FAR = 4102444800000  # 2100-01-01 in ms
 TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
-
-
-def answers(s):
-    """Many query answers, as one comparable structure (as test_storage.py)."""
-    out = {}
-    types = sorted(t["ID"] for t in s.connect("ProfileTypes", {}).get("profileTypes", []))
-    out["types"] = types
-    out["services"] = s.connect("LabelValues", {"name": "service_name"}).get("names", [])
-    out["names"] = s.connect("LabelNames", {}).get("names", [])
-    out["pods"] = s.connect("LabelValues", {"name": "pod"}).get("names", [])
-    series = s.connect("Series", {"matchers": ["{}"]}).get("labelsSet", [])
-    out["series"] = sorted(json.dumps(x, sort_keys=True) for x in series)
-    for t in types:
-        fg = s.connect("SelectMergeStacktraces", {"profileTypeID": t, "labelSelector": "{}", "start": "1",
-                                                   "end": str(FAR), "maxNodes": "100000"})
-        out["fg " + t] = fg.get("flamegraph")
-        ss = s.connect("SelectSeries", {"profileTypeID": t, "labelSelector": "{}", "start": "1", "end": str(FAR),
-                                        "step": 10.0, "groupBy": ["service_name"]})
-        out["series " + t] = ss.get("series", [])
-    return out
 
 
 def same(got, want, what):
     bad = [k for k in want if got.get(k) != want[k]]
     c.eq(sorted(got), sorted(want), f"{what}: same set of answers")
     c.eq(bad, [], f"{what}: every answer identical ({len(want)} compared)")
-
-
-def post_testdata(s):
-    for f in sorted(os.listdir(os.path.join(TESTDATA, "go"))):
-        st, body, _ = s.ingest("name=gosvc{env=prod}&format=pprof", read(os.path.join(TESTDATA, "go", f)))
-        assert st == 200, body
-    now = int(time.time())
-    st, body, _ = s.ingest(f"name=workload.cpu&from={now - 30}&until={now}",
-                           read(os.path.join(TESTDATA, "perf", "workload.folded")))
-    assert st == 200, body
-    rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(TESTDATA, "nodejs", "requests.tsv"))]
-    for fname, method, url, ctype in rows:
-        st, body, _ = s.request(method, url, read(os.path.join(TESTDATA, "nodejs", fname)), {"Content-Type": ctype})
-        assert st == 200, body
 
 
 BASE = int(time.time()) - 3 * 3600
@@ -97,7 +61,7 @@ def cli(*args):
 
 # 1. Offline: several overlapping flushes, then `ember blocks compact` on the stopped server.
 s = Server(*FLAGS, "-compactor.compaction-interval=0").start()
-post_testdata(s)
+post_all(s)
 for rnd in range(4):
     post_generated(s, rnd)
     flush(s)
@@ -131,7 +95,7 @@ c.eq(s.stop(), 0, "clean stop")
 
 # 2. The background loop: short interval and deletion delay; sources go away.
 s = Server(*FLAGS, "-compactor.compaction-interval=1s", "-compactor.deletion-delay=2s").start()
-post_testdata(s)
+post_all(s)
 for rnd in range(4):
     post_generated(s, rnd)
     flush(s)
@@ -166,7 +130,7 @@ s.stop()
 os.environ["EMBER_TEST_COMPACT_PAUSE_MS"] = "60"
 s = Server(*FLAGS, "-compactor.compaction-interval=100ms", "-compactor.deletion-delay=1s",
            "-compactor.block-ranges=1m,2m,10m").start()
-post_testdata(s)
+post_all(s)
 flush(s)
 reference = answers(s)
 base = int(time.time()) - 2400
@@ -266,7 +230,7 @@ s.stop()
 
 # 5. verify names a damaged file and exits non-zero.
 s = Server(*FLAGS, "-compactor.compaction-interval=0").start()
-post_testdata(s)
+post_all(s)
 flush(s)
 post_generated(s, 1)
 flush(s)

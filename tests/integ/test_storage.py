@@ -5,7 +5,6 @@ none twice. A damaged block is skipped with a logged error and the server stays 
 import json
 import os
 import random
-import signal
 import threading
 import time
 import urllib.request

@@ -2,11 +2,8 @@
 
 Only the Python standard library is used. Every server started here is stopped by pid.
 """
-import gzip
 import json
 import os
-import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -45,7 +42,7 @@ class Server:
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
-        args = [EMBER, "server", f"-server.http-listen-address=127.0.0.1", f"-server.http-listen-port={self.port}",
+        args = [EMBER, "server", "-server.http-listen-address=127.0.0.1", f"-server.http-listen-port={self.port}",
                 f"-storage.filesystem.dir={self.dir}"] + self.flags
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:

@@ -6,7 +6,7 @@ import threading
 import time
 import urllib.request
 
-from lib import Check, Server, free_port
+from lib import Check, Server
 
 c = Check("crash")
 THREADS = 4

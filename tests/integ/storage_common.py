@@ -43,3 +43,23 @@ def post_all(s):
     for fname, method, url, ctype in rows:
         st, body, _ = s.request(method, url, read(os.path.join(TESTDATA, "nodejs", fname)), {"Content-Type": ctype})
         assert st == 200, body
+
+
+def post_day(s, series=10, step_s=900):
+    """A generated day of profiles: `series` pods of service "daysvc", one folded profile
+    every step_s seconds over the last 24 hours, stacks varying by pod and hour."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    end = int(time.time()) - 60
+    for t in range(end - 24 * 3600, end, step_s):
+        for pod in range(series):
+            hour = (t // 3600) % 24
+            body = (f"main;serve;handler{pod % 3};work{hour % 5} {1 + pod}\n"
+                    f"main;serve;idle {1 + hour}\n"
+                    f"main;gc;mark{pod % 2} 2\n").encode()
+            conn.request("POST", f"/ingest?name=daysvc.cpu%7Bpod%3Dp{pod}%7D&from={t}&sampleRate=100", body,
+                         {"Content-Type": "text/plain"})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200, r.status
+    conn.close()

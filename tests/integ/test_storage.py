@@ -10,12 +10,13 @@ import time
 import urllib.request
 
 from lib import Check, Server
-from storage_common import FAR, FLAGS, answers, post_all
+from storage_common import FAR, FLAGS, answers, post_all, post_day
 
 c = Check("storage")
 # 1. Same answers before/after a flush, after a restart, and head + blocks together.
 s = Server(*FLAGS).start()
 post_all(s)
+post_day(s)
 before = answers(s)
 c.true(len(before["types"]) >= 12, f"types ingested ({len(before['types'])})")
 st, body, _ = s.request("POST", "/ingester/flush")
@@ -33,6 +34,7 @@ for k in before:
     c.eq(restarted[k], before[k], f"after restart: {k}")
 # New data in the head on top of the block: every total doubles.
 post_all(s)
+post_day(s)
 both = answers(s)
 k = "fg process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 c.eq(int(both[k]["total"]), 2 * int(before[k]["total"]), "head + block totals add up")

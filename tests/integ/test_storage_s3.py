@@ -11,7 +11,7 @@ import time
 
 from lib import Check, Server
 from s3lib import AWS, KEY, SECRET, S3rver
-from storage_common import FLAGS, answers, post_all
+from storage_common import FLAGS, answers, post_all, post_day
 
 c = Check("storage s3")
 s3 = S3rver()
@@ -21,6 +21,7 @@ try:
                "-storage.s3.insecure=true"]
     s = Server(*FLAGS, *s3flags).start()
     post_all(s)
+    post_day(s)
     before = answers(s)
     st, body, _ = s.request("POST", "/ingester/flush")
     c.eq(st, 200, f"flush to S3 ({body!r})")

@@ -105,12 +105,20 @@ unit: $(TEST_BIN)
 integ: $(BUILD)/ember
 	@EMBER_BIN=$(abspath $(BUILD)/ember) bash tests/run-integ.sh
 
+# Browser tests (tests/ui/run.js, docs/internals/ui.md): Debian's Chromium driven by
+# playwright-core against a real server loaded with the shared test profiles. `make test`
+# runs them with the ASan/UBSan binary, so the server side is checked too (a few seconds
+# more than the plain build: the browser, not the server, is the slow part).
+ui-test: $(BUILD)/ember
+	@EMBER_BIN=$(abspath $(BUILD)/ember) node tests/ui/run.js
+
 # The threaded modules' tests, also under ThreadSanitizer.
 TSAN_TESTS := http/server_test store/wal_test store/head_test util/metrics_test objstore/fs_test store/block_test
 
 test: $(DEPS_OK)
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan all unit
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan integ
+	$(MAKE) SANITIZE=address,undefined BUILD=build-asan ui-test
 	$(MAKE) SANITIZE=thread BUILD=build-tsan $(addprefix build-tsan/tests/,$(TSAN_TESTS))
 	@bash tests/run-unit.sh build-tsan $(addprefix build-tsan/tests/,$(TSAN_TESTS))
 	$(MAKE) fuzz-short

@@ -14,6 +14,7 @@ debian_packages=(
   libcurl4-openssl-dev libcmocka-dev
   golang-go prometheus python3 curl
   awscli s3cmd
+  chromium fonts-dejavu-core
 )
 # Node.js (with its npm) may already come from elsewhere (e.g. NodeSource); only ask
 # Debian for it when it is absent, since Debian's npm conflicts with NodeSource's nodejs.
@@ -41,3 +42,9 @@ if [ -f "$here/tests/integ/node/package.json" ] && { [ ! -d "$here/tests/integ/n
   (cd "$here/tests/integ/node" && npm install --no-audit --no-fund --silent)
 fi
 
+# playwright-core for the browser tests (tests/ui); it drives Debian's chromium, so never
+# `npx playwright install` (that downloads a browser).
+if [ -f "$here/tests/ui/package.json" ] && [ ! -d "$here/tests/ui/node_modules/playwright-core" ]; then
+  echo "install-deps: installing npm packages for tests/ui"
+  (cd "$here/tests/ui" && npm ci --no-audit --no-fund --silent)
+fi

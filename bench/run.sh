@@ -11,3 +11,8 @@ if [ -x "$build/bench/pprof_decode_bench" ]; then
   "$build/bench/pprof_decode_bench" "${EMBER_TESTDATA:-../shared/testdata}"/go/*.pb.gz | tee -a /dev/stderr | \
     sed "s/^/| $(date +%F) | $(git rev-parse --short HEAD) | $(hostname) ($(nproc) cpu) | /; s/$/ |/" >> bench/RESULTS.md
 fi
+# UI render time in Chromium (tests/ui: lines such as "ui render 10000 nodes: N ms" that a
+# browser test prints go to bench/RESULTS.md); skipped when Chromium is not installed.
+if [ -x /usr/bin/chromium ] && [ -d tests/ui/node_modules/playwright-core ]; then
+  EMBER_BIN="$(pwd)/$build/ember" node tests/ui/run.js --bench
+fi

@@ -272,7 +272,11 @@ async function runOne(file, browser, server, data, benchLines) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   const consoleErrors = [], pageErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+    // A bench line may also be printed by the page itself (console.log in the browser).
+    else if (BENCH_RE.test(m.text().trim())) console.log(m.text().trim());
+  });
   page.on('pageerror', (e) => pageErrors.push(String(e && e.stack || e)));
   let shot = 0;
   const t = {

@@ -25,8 +25,27 @@ endif
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_BR   := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 CFLAGS_BASE += -DEMBER_GIT_REVISION='"$(GIT_REV)"' -DEMBER_GIT_BRANCH='"$(GIT_BR)"'
+# The eBPF agent (src/agent/*.bpf.c, docs/internals/agent.md): built with BPF support when
+# this machine has kernel BTF (for vmlinux.h), bpftool, clang and libbpf; otherwise the agent
+# is built without it and `ember agent` says what was missing. The server never needs it.
+BPF_SRC     := $(wildcard src/agent/*.bpf.c)
+BPF_MISSING := $(strip $(if $(wildcard /sys/kernel/btf/vmlinux),,no kernel BTF (/sys/kernel/btf/vmlinux);) \
+  $(if $(shell command -v bpftool 2>/dev/null),,bpftool not installed;) \
+  $(if $(shell command -v clang 2>/dev/null),,clang not installed;) \
+  $(if $(wildcard /usr/include/bpf/libbpf.h),,libbpf-dev not installed;))
+ifeq ($(BPF_MISSING),)
+BPF_SKEL    := $(patsubst src/agent/%.bpf.c,$(BUILD)/gen/%.skel.h,$(BPF_SRC))
+BPF_LDLIBS  := -lbpf
+CFLAGS_BASE += -DEMBER_HAVE_BPF
+else
+BPF_SKEL    :=
+BPF_LDLIBS  :=
+CFLAGS_BASE += -DEMBER_BPF_MISSING='"$(BPF_MISSING)"'
+endif
 CFLAGS  += $(CFLAGS_BASE)
 LDLIBS  := -lhttp_parser -lprotobuf-c -ljansson -lyaml -lpcre2-8 -lzstd -lz -ldeflate -lxxhash -lcurl -lpthread -lm
+# The agent's symboliser reads ELF/DWARF (libelf, libdw) and demangles C++/Rust (libiberty).
+LDLIBS  += $(BPF_LDLIBS) -lelf -ldw -lz -liberty
 LDFLAGS += $(LDFLAGS_SAN)
 
 # The shared test data (real profiles): ../shared/testdata next to the project, as laid out
@@ -38,7 +57,7 @@ PROTOS    := $(wildcard proto/*.proto)
 PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
 
-LIB_SRC   := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+LIB_SRC   := $(filter-out src/cli/main.c %.bpf.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
 TEST_SRC  := $(shell find tests/unit -name '*_test.c' 2>/dev/null | sort)
 TEST_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -83,10 +102,21 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror -Wshadow,$(CFLAGS)) -MMD -MP -c -o $@ $<
 
-$(BUILD)/obj/%.o: src/%.c $(PROTO_H) | $(DEPS_OK)
+$(BUILD)/obj/%.o: src/%.c $(PROTO_H) $(BPF_SKEL) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# vmlinux.h from the running kernel's BTF, the BPF object, its libbpf skeleton.
+$(BUILD)/gen/vmlinux.h: | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%.bpf.o: src/agent/%.bpf.c src/agent/%.h $(BUILD)/gen/vmlinux.h
+	clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -Isrc -I$(BUILD)/gen -Wall -Werror -c -o $@ $<
+
+$(BUILD)/gen/%.skel.h: $(BUILD)/gen/%.bpf.o
+	bpftool gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/libember.a: $(LIB_OBJ)
 	@rm -f $@
@@ -123,8 +153,18 @@ test: $(DEPS_OK)
 	@bash tests/run-unit.sh build-tsan $(addprefix build-tsan/tests/,$(TSAN_TESTS))
 	$(MAKE) fuzz-short
 
+# The server, and the agent profiling this machine when `ember agent --check` says it can
+# (root and BPF); the agent stops when the server does.
 run: $(BUILD)/ember
-	$(BUILD)/ember server -storage.filesystem.dir=./data
+	@$(BUILD)/ember server -storage.filesystem.dir=./data & srv=$$!; agent=; \
+	trap 'kill $$srv 2>/dev/null' INT TERM; \
+	if $(BUILD)/ember agent --check; then \
+	  $(BUILD)/ember agent --server=http://127.0.0.1:4040 & agent=$$!; \
+	  echo "make run: agent (pid $$agent) profiling this machine"; \
+	else echo "make run: running the server without the agent (see above)"; fi; \
+	wait $$srv; rc=$$?; kill $$srv 2>/dev/null && wait $$srv; \
+	if [ -n "$$agent" ]; then kill $$agent 2>/dev/null; wait $$agent; fi; \
+	exit $$rc
 
 # ---- fuzzing (clang libFuzzer) ------------------------------------------------------
 FUZZ_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(CFLAGS_BASE)) -fsanitize=fuzzer-no-link,address,undefined
@@ -134,7 +174,7 @@ $(BUILD)/fuzzobj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	clang $(filter-out -Werror -Wshadow,$(FUZZ_CFLAGS)) -c -o $@ $<
 
-$(BUILD)/fuzzobj/%.o: src/%.c $(PROTO_H) | $(DEPS_OK)
+$(BUILD)/fuzzobj/%.o: src/%.c $(PROTO_H) $(BPF_SKEL) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 

@@ -15,6 +15,8 @@ debian_packages=(
   golang-go prometheus python3 curl
   awscli s3cmd
   chromium fonts-dejavu-core
+  libiberty-dev binutils
+  bpftool libbpf-dev libelf-dev libdw-dev linux-perf
 )
 # Node.js (with its npm) may already come from elsewhere (e.g. NodeSource); only ask
 # Debian for it when it is absent, since Debian's npm conflicts with NodeSource's nodejs.

@@ -1,4 +1,5 @@
 /* ember: one binary, several roles (docs/architecture.md). */
+#include "agent/agent.h"
 #include "cli/blocks.h"
 #include "cli/query.h"
 #include "server/config.h"
@@ -16,6 +17,7 @@ static const struct command {
 	{"server", server_main, "run the profiling server (the default command)"},
 	{"query", query_main, "read profiles from a running server (ember query --help)"},
 	{"blocks", blocks_main, "list, inspect, verify and compact stored blocks (ember blocks --help)"},
+	{"agent", agent_main, "profile this machine with eBPF and push to a server (ember agent --help)"},
 };
 
 static void usage(FILE *f)

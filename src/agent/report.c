@@ -96,15 +96,27 @@ static void add_frame(struct report *r, struct group *g, size_t *n, const struct
 	r->st.frames++;
 }
 
+static bool is_bpf_glue(const char *name)
+{
+	return !strncmp(name, "bpf_prog_", 9) || !strncmp(name, "bpf_trace_run", 13) ||
+	       !strncmp(name, "__bpf_trace_", 12) || !strncmp(name, "__traceiter_", 12);
+}
+
 void report_add(struct report *r, const struct profiler_sample *s, const char *service)
 {
 	struct group *g = group_for(r, s, service);
 	size_t n = 0;
 	/* pprof wants the leaf first: kernel frames (leaf first), then user frames. */
+	bool leaf = true;
 	for (size_t i = 0; i < s->n_kernel; i++) {
 		struct sym_frame f;
 		if (symbolizer_kernel(r->sym, s->kernel[i], &f) != 0)
 			f.unknown = true; /* still filled: "[kernel]+0x..." */
+		/* An off-CPU stack is taken inside the tracepoint: its leaf frames are the BPF
+		 * program and the tracing glue, not where the thread blocked. */
+		if (leaf && f.function && is_bpf_glue(f.function))
+			continue;
+		leaf = false;
 		add_frame(r, g, &n, &f);
 	}
 	for (size_t i = 0; i < s->n_user; i++) {

@@ -113,11 +113,22 @@ function showState(id, html) {
   el.querySelectorAll('[data-jump]').forEach((b) => b.addEventListener('click', jumpToData));
 }
 
+/** The newest data of the current selection: SelectSeries a day at a time, back over a week. */
 async function jumpToData() {
   try {
-    const st = await api.profileStats();
-    if (!st.dataIngested) return;
-    update({ from: String(st.newest - 3600e3), until: String(st.newest + 60e3), focus: '' });
+    const now = Date.now(), day = 86400e3, step = 600;
+    for (let k = 0; k < 7; k++) {
+      const end = now - k * day, start = end - day;
+      const series = await api.selectSeries({ type: state.type, selector: state.query, start, end, step });
+      let last = 0;
+      for (const s of series) for (const pt of s.points) last = Math.max(last, pt.t);
+      if (last) {
+        // a profile at t is in the first point >= t, so it lies in (last - step, last]
+        update({ from: String(last - 3600e3), until: String(last + 60e3), focus: '' });
+        return;
+      }
+    }
+    showBanner(new Error('No data for this selection in the last 7 days.'));
   } catch (e) { showBanner(e); }
 }
 

@@ -96,10 +96,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	for (size_t i = 0; i < n; i++)
 		if (line[i] == '"')
 			line[i] = '\'';
+	/* libbpf's own debug level narrates every ELF section: left out. */
 	if (level == LIBBPF_WARN)
-		log_warn("msg=\"libbpf: %s\"", line);
-	else
-		log_debug("msg=\"libbpf: %s\"", line);
+		log_warn("msg=\"%s\"", line);
+	else if (level == LIBBPF_INFO)
+		log_debug("msg=\"%s\"", line);
 	return 0;
 }
 
@@ -321,6 +322,8 @@ static int saved_cmp(const void *a, const void *b)
 static const struct saved_stack *saved_find(const struct profiler *p, uint32_t gen, uint32_t id)
 {
 	struct saved_stack k = {.gen = gen, .id = id};
+	if (!p->n_saved)
+		return NULL;
 	return bsearch(&k, p->saved, p->n_saved, sizeof(*p->saved), saved_cmp);
 }
 
@@ -454,7 +457,8 @@ static void save_referenced(struct profiler *p, int stacks_fd, uint32_t drained,
 	p->saved = keep;
 	p->n_saved = n_keep;
 	p->cap_saved = cap_keep;
-	qsort(p->saved, p->n_saved, sizeof(*p->saved), saved_cmp);
+	if (p->n_saved)
+		qsort(p->saved, p->n_saved, sizeof(*p->saved), saved_cmp);
 }
 
 int profiler_drain(struct profiler *p, void (*cb)(void *ctx, const struct profiler_sample *s), void *ctx)

@@ -121,7 +121,12 @@ def main():
                                      str(SECONDS)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             work = subprocess.Popen([exe, "cpu", str(SECONDS)], stdout=subprocess.DEVNULL)
             sleeper = subprocess.Popen([exe, "sleep", "4"])
-            for p in (work, sleeper, perf):
+            # The workload's own CPU time is the reference for the agent's CPU total (on a
+            # small machine the copies share the CPUs with perf, the agent and the server).
+            _, _, ru = os.wait4(work.pid, 0)
+            work.returncode = 0
+            work_cpu_s = ru.ru_utime + ru.ru_stime
+            for p in (sleeper, perf):
                 p.wait(timeout=60)
             perf_pid = None
             # perf's child is the workload: find its pid from the data (the only workload pid).
@@ -149,15 +154,15 @@ def main():
 
         n_perf, want = perf_shares(perf_data, perf_pid, names)
         print(f"  perf: {n_perf} samples of pid {perf_pid}: " + ", ".join(f"{n} {want[n]:.1f}%" for n in names))
-        c.true(n_perf >= SECONDS * 97 * 0.7, f"perf took enough samples ({n_perf})")
+        c.true(n_perf >= 150, f"perf took enough samples ({n_perf})")
 
         cpu = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
         rows = folded(s, cpu, f'{{pid="{work.pid}",comm="workload",env="test"}}', start)
         total, got = shares(rows, names)
-        print(f"  agent: {total / 1e9:.2f} s of CPU for pid {work.pid}: " +
+        print(f"  agent: {total / 1e9:.2f} s of CPU (rusage {work_cpu_s:.2f} s) for pid {work.pid}: " +
               ", ".join(f"{n} {got[n]:.1f}%" for n in names))
-        # ~97 samples/s for SECONDS s of one busy thread
-        c.true(abs(total / 1e9 - SECONDS) < SECONDS * 0.25, f"CPU total {total / 1e9:.2f} s ~ {SECONDS} s")
+        c.true(abs(total / 1e9 - work_cpu_s) <= work_cpu_s * 0.15,
+               f"CPU total {total / 1e9:.2f} s within 15% of the workload's rusage {work_cpu_s:.2f} s")
         for n in names:
             c.true(abs(got[n] - want[n]) <= TOL_POINTS,
                    f"{n}: agent {got[n]:.1f}% vs perf {want[n]:.1f}% (within {TOL_POINTS} points)")

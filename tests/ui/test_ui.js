@@ -283,7 +283,7 @@ module.exports = async function ui(t) {
   }
   const nowS = Math.floor(Date.now() / 1000) - 30;
   await server.ingest(`name=big.cpu&from=${nowS}&until=${nowS}`, Buffer.from(lines.join('\n') + '\n'), 'text/plain');
-  await go(page, `${baseURL}?${new URLSearchParams({ type: CPU, query: '{service_name="big"}', from: 'now-15m', maxNodes: '65536' })}`);
+  await go(page, `${baseURL}?${new URLSearchParams({ type: CPU, query: '{service_name="big"}', from: 'now-15m', maxNodes: '10000' })}`);
   const bench = await page.evaluate(async () => {
     const fg = __ember.flame, st = __ember.state, r = __ember.range, times = [], dec = [];
     const raw = await __ember.api.flamegraph({ type: st.type, selector: st.query, start: r.start, end: r.end, maxNodes: 10000 });

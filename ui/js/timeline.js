@@ -94,13 +94,15 @@ export class Timeline {
     const ph = H - PAD.t - PAD.b;
     let max = 0;
     for (const s of this.series) for (const p of s.points) max = Math.max(max, p.v);
-    if (!max) max = 1;
+    const noData = !max;
+    if (noData) max = 1;
     const yOf = (v) => PAD.t + ph - (v / max) * ph;
     // grid + y labels
     ctx.strokeStyle = grid; ctx.fillStyle = fg; ctx.lineWidth = 1;
     ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
     for (let k = 0; k <= 2; k++) {
       const v = (max * k) / 2, y = Math.round(yOf(v)) + 0.5;
+      if (noData && k) continue;
       ctx.beginPath(); ctx.moveTo(PAD.l, y); ctx.lineTo(W - PAD.r, y); ctx.stroke();
       ctx.fillText(fmtValue(v, this.unit), PAD.l - 6, y);
     }
@@ -113,6 +115,10 @@ export class Timeline {
     const tz = new Date().getTimezoneOffset() * 60e3;
     for (let t = Math.ceil((this.range.start - tz) / st) * st + tz; t <= this.range.end; t += st) {
       ctx.fillText(fmtTick(t, span), this.xOf(t), H - PAD.b + 6);
+    }
+    if (noData) {
+      ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+      ctx.fillText('No data in this range', PAD.l + (W - PAD.l - PAD.r) / 2, PAD.t + ph / 2);
     }
     // marks (diff baseline/comparison)
     for (const m of this.marks) {

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/query_bench.py "$build"
 /usr/bin/python3 bench/memory_bench.py "$build"
 /usr/bin/python3 bench/wide_bench.py "$build"
+/usr/bin/python3 bench/agent_bench.py "$build"
 if [ -x "$build/bench/pprof_decode_bench" ]; then
   "$build/bench/pprof_decode_bench" "${EMBER_TESTDATA:-../shared/testdata}"/go/*.pb.gz | tee -a /dev/stderr | \
     sed "s/^/| $(date +%F) | $(git rev-parse --short HEAD) | $(hostname) ($(nproc) cpu) | /; s/$/ |/" >> bench/RESULTS.md

@@ -1,5 +1,6 @@
 /* ember: one binary, several roles (docs/architecture.md). */
 #include "agent/agent.h"
+#include "cli/agent_scrape.h"
 #include "cli/blocks.h"
 #include "cli/query.h"
 #include "server/config.h"
@@ -18,6 +19,7 @@ static const struct command {
 	{"query", query_main, "read profiles from a running server (ember query --help)"},
 	{"blocks", blocks_main, "list, inspect, verify and compact stored blocks (ember blocks --help)"},
 	{"agent", agent_main, "profile this machine with eBPF and push to a server (ember agent --help)"},
+	{"scrape", agent_scrape_main, "pull Go /debug/pprof endpoints and push them (ember scrape --help)"},
 };
 
 static void usage(FILE *f)

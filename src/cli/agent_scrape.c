@@ -34,7 +34,7 @@ int agent_scrape_main(int argc, char **argv)
 	const char **targets = NULL;
 	size_t n = 0, cap = 0;
 	int code = 2;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);

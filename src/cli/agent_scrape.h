@@ -4,8 +4,8 @@
 
 /** Parses the pull-mode flags (--scrape URL[,URL...] required, --server URL,
  * --scrape-service NAME, --scrape-interval SECONDS, --tenant ID, --rounds N; other
- * flags are refused) and runs scrape_run until SIGINT/SIGTERM. argv[0] is the command
- * name. Returns the process exit code. */
+ * flags are refused) and runs scrape_run until SIGINT/SIGTERM. argv holds only the flags
+ * (as src/cli/main.c passes argv + 2; agent_main can forward its own argc/argv). Returns the process exit code. */
 int agent_scrape_main(int argc, char **argv);
 
 #endif

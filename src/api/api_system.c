@@ -80,6 +80,9 @@ void api_metrics(struct api *api, struct http_request *req, struct http_response
 		    (double)hs.profile_bytes);
 	write_gauge(b, "ember_blocks", "gauge", "Blocks queries read from.", (double)ss.blocks);
 	write_gauge(b, "ember_block_profiles", "gauge", "Profiles stored in blocks.", (double)ss.block_profiles);
+	write_gauge(b, "ember_block_symbols_cache_bytes", "gauge",
+		    "Bytes of block symbol tables loaded in memory (-blocks.symbols-cache-max-bytes).",
+		    (double)ss.block_cache_bytes);
 	write_gauge(b, "ember_head_flushes_total", "counter", "Head cuts that made their blocks durable.",
 		    (double)ss.flushes);
 	write_gauge(b, "ember_head_flush_failures_total", "counter", "Head cuts that failed (retried later).",

@@ -65,6 +65,8 @@ static const struct option_def options[] = {
 	 "blocks marked for deletion (compacted or expired) are deleted after this (0: at once)"},
 	{"compactor.blocks-retention-period", "limits.compactor_blocks_retention_period", OPT_DURATION,
 	 OFF(retention_ns), "0", "delete blocks whose newest profile is older than this (0: keep forever)"},
+	{"blocks.symbols-cache-max-bytes", "blocks.symbols_cache_max_bytes", OPT_INT, OFF(max_block_cache_bytes),
+	 "268435456", "block symbol tables kept in memory; the least recently read are dropped (0: no limit; Ember's own)"},
 	{"distributor.ingestion-rate-limit-mb", "limits.ingestion_rate_mb", OPT_FLOAT, OFF(rate_mb), "4",
 	 "per-tenant ingestion rate limit in MB/s of uncompressed profiles (0: off)"},
 	{"distributor.ingestion-burst-size-mb", "limits.ingestion_burst_size_mb", OPT_FLOAT, OFF(burst_mb), "2",

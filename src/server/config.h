@@ -33,6 +33,7 @@ struct config {
 	bool wal_sync;
 	int64_t max_block_duration_ns;
 	int64_t max_head_bytes;
+	int64_t max_block_cache_bytes;
 	char *compactor_block_ranges;
 	int64_t compaction_interval_ns, deletion_delay_ns, retention_ns;
 };

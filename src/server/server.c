@@ -189,7 +189,8 @@ int server_main(int argc, char **argv)
 	}
 	struct store_config sc = {.dir = cfg.storage_dir, .bucket = bucket, .wal = wal, .head = hl,
 				  .max_block_duration_ns = cfg.max_block_duration_ns,
-				  .max_head_bytes = (size_t)cfg.max_head_bytes};
+				  .max_head_bytes = (size_t)cfg.max_head_bytes,
+				  .max_block_cache_bytes = (size_t)cfg.max_block_cache_bytes};
 	if ((rc = store_open(&sc, &store, err, sizeof(err))) != 0) {
 		log_error("msg=\"cannot open the store\" err=\"%s\"", err);
 		goto out;

@@ -147,6 +147,12 @@ const char *block_path(const struct block *b);
  * EMBER_ECORRUPT/EMBER_EIO with the file name and reason in err. */
 int block_verify(const char *path, char *err, size_t errlen) EMBER_WUR;
 
+/** Bytes of the symbol tables this block has loaded and keeps cached. */
+size_t block_cache_bytes(struct block *b);
+/** Frees the cached symbol tables; they are loaded again on next use. The caller
+ * guarantees that no query is reading the block (no view->syms of it is in use). */
+void block_cache_drop(struct block *b);
+
 /** Closes the block (NULL-safe). */
 void block_close(struct block *b);
 

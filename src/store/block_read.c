@@ -167,6 +167,30 @@ void block_close(struct block *b)
 	free(b);
 }
 
+size_t block_cache_bytes(struct block *b)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; b->syms && i < b->ix.n_partitions; i++)
+		if (b->syms[i])
+			n += symbols_bytes(b->syms[i]);
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
+void block_cache_drop(struct block *b)
+{
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; b->syms && i < b->ix.n_partitions; i++) {
+		if (b->syms[i]) {
+			symbols_release(b->syms[i]);
+			free(b->syms[i]);
+			b->syms[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
 void block__io_stats(struct block *b, struct block_io_stats *out)
 {
 	pthread_mutex_lock(&b->lock);

@@ -15,6 +15,7 @@ struct store_block {
 	struct block *b;
 	char *tenant;
 	uint64_t wal_segment; /* the WAL segments <= this are in the block (0: none) */
+	int64_t last_used;    /* atomic: monotonic ns of the last query that read it */
 };
 
 /* A block written by a cut that is not visible yet: the whole cut is published at once. */
@@ -145,6 +146,7 @@ static void add_block(struct store *st, struct block *b, const char *tenant)
 	sb->b = b;
 	sb->tenant = xstrdup(tenant);
 	sb->wal_segment = block_meta(b)->wal_segment;
+	sb->last_used = 0;
 }
 
 static void open_local_block(struct store *st, const char *tenant, const char *ulid)
@@ -526,6 +528,57 @@ size_t store_select_series(struct store *st, struct slice tenant, const struct s
 	return n;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static size_t block_cache_total(struct store *st)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < st->n_blocks; i++)
+		total += block_cache_bytes(st->blocks[i].b);
+	return total;
+}
+
+static int last_used_cmp(const void *a, const void *b)
+{
+	int64_t x = __atomic_load_n(&(*(struct store_block *const *)a)->last_used, __ATOMIC_RELAXED);
+	int64_t y = __atomic_load_n(&(*(struct store_block *const *)b)->last_used, __ATOMIC_RELAXED);
+	return x < y ? -1 : x > y;
+}
+
+/* Keeps loaded block symbols within the budget: when over it, drops the caches of the
+ * least recently read blocks, with readers excluded (views may point into them). */
+static void trim_block_cache(struct store *st)
+{
+	size_t budget = st->cfg.max_block_cache_bytes;
+	if (!budget)
+		return;
+	pthread_rwlock_rdlock(&st->read_lock);
+	size_t total = block_cache_total(st);
+	pthread_rwlock_unlock(&st->read_lock);
+	if (total <= budget)
+		return;
+	pthread_rwlock_wrlock(&st->read_lock);
+	struct store_block **order = xmalloc((st->n_blocks + 1) * sizeof(*order));
+	for (size_t i = 0; i < st->n_blocks; i++)
+		order[i] = &st->blocks[i];
+	qsort(order, st->n_blocks, sizeof(*order), last_used_cmp);
+	total = block_cache_total(st);
+	for (size_t i = 0; i < st->n_blocks && total > budget; i++) {
+		size_t had = block_cache_bytes(order[i]->b);
+		if (!had)
+			continue;
+		block_cache_drop(order[i]->b);
+		total -= had;
+	}
+	free(order);
+	pthread_rwlock_unlock(&st->read_lock);
+}
+
 size_t store_select_profiles(struct store *st, struct slice tenant, const struct selector *const *sels,
 			     size_t n_sels, struct head_range range, head_profile_fn fn, void (*done)(void *ctx),
 			     void *ctx)
@@ -538,6 +591,7 @@ size_t store_select_profiles(struct store *st, struct slice tenant, const struct
 		struct store_block *sb = &st->blocks[i];
 		if (!slice_eq_cstr(tenant, sb->tenant) || !block_in_range(block_meta(sb->b), range))
 			continue;
+		__atomic_store_n(&sb->last_used, mono_ns(), __ATOMIC_RELAXED);
 		char err[512];
 		long got = block_select_profiles(sb->b, sels, n_sels, range, fn, done, ctx, err, sizeof(err));
 		if (got < 0) {
@@ -549,6 +603,7 @@ size_t store_select_profiles(struct store *st, struct slice tenant, const struct
 		n += (size_t)got;
 	}
 	pthread_rwlock_unlock(&st->read_lock);
+	trim_block_cache(st);
 	return n;
 }
 
@@ -604,6 +659,7 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->blocks = st->n_blocks;
 	for (size_t i = 0; i < st->n_blocks; i++)
 		out->block_profiles += block_meta(st->blocks[i].b)->n_profiles;
+	out->block_cache_bytes = block_cache_total(st);
 	pthread_rwlock_unlock(&st->read_lock);
 	out->flushes = __atomic_load_n(&st->flushes, __ATOMIC_RELAXED);
 	out->flush_failures = __atomic_load_n(&st->flush_failures, __ATOMIC_RELAXED);

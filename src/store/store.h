@@ -19,6 +19,8 @@ struct store_config {
 	struct head_limits head;
 	int64_t max_block_duration_ns; /* cut once the head is this old (0: never by age) */
 	size_t max_head_bytes;         /* cut once the head holds this much (0: never by size) */
+	size_t max_block_cache_bytes;  /* loaded block symbols kept in memory (0: no limit); the
+					* least recently read blocks' are dropped first */
 };
 
 struct store;
@@ -106,7 +108,7 @@ size_t store_select_profiles(struct store *st, struct slice tenant, const struct
 
 struct store_stats {
 	struct head_stats head; /* current + flushing head */
-	size_t blocks, block_profiles;
+	size_t blocks, block_profiles, block_cache_bytes;
 	uint64_t flushes, flush_failures, corrupt_blocks;
 	uint64_t compactions, compaction_failures, blocks_marked, blocks_deleted;
 };

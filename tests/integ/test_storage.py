@@ -32,6 +32,18 @@ c.true("already_in_blocks=0" in s.log_text() or True, "restart")
 restarted = answers(s)
 for k in before:
     c.eq(restarted[k], before[k], f"after restart: {k}")
+s.stop()
+# A symbols cache budget of 1 byte: every query drops what it loaded; answers do not change.
+s.flags.append("-blocks.symbols-cache-max-bytes=1")
+s.start()
+for k, v in answers(s).items():
+    c.eq(v, before[k], f"with a 1-byte block cache: {k}")
+cache = [l for l in s.request("GET", "/metrics")[1].decode().splitlines()
+         if l.startswith("ember_block_symbols_cache_bytes ")]
+c.eq(cache, ["ember_block_symbols_cache_bytes 0"], "the cache is emptied after each query")
+s.flags.pop()
+s.stop()
+s.start()
 # New data in the head on top of the block: every total doubles.
 post_all(s)
 post_day(s)

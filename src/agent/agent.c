@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "cli/agent_scrape.h"
 #include "agent/procinfo.h"
 #include "agent/profile.h"
 #include "agent/pusher.h"
@@ -115,6 +116,10 @@ static void usage(FILE *f)
 		"  --log.level LEVEL       debug, info, warn or error (default info)\n"
 		"  --check                 say whether the agent can run here (exit 0) or what is missing (exit 1)\n"
 		"  --help                  this help\n\n"
+		"Pull mode (no BPF needed): --scrape URL[,URL...] scrapes Go net/http/pprof endpoints\n"
+		"(profile, heap, goroutine, mutex, block) every --scrape-interval (default 15s), turns\n"
+		"cumulative profiles into deltas and pushes them with service_name from --scrape-service\n"
+		"(default: the host name); --server, --tenant as above. Same as `ember scrape`.\n\n"
 		"Series: __name__=process_cpu (cpu:nanoseconds, period 1e9/rate ns) and, with --off-cpu,\n"
 		"__name__=off_cpu; service_name is the systemd unit or container of the process (from\n"
 		"/proc/<pid>/cgroup), else its comm. Counters of lost samples are logged at every collect.\n");
@@ -389,6 +394,10 @@ static void scan_new(struct agent *a)
 
 int agent_main(int argc, char **argv)
 {
+	/* Pull mode (--scrape) is its own loop: it scrapes Go pprof endpoints, needs no BPF. */
+	for (int i = 0; i < argc; i++)
+		if (!strncmp(argv[i], "--scrape", 8) && (argv[i][8] == '\0' || argv[i][8] == '='))
+			return agent_scrape_main(argc, argv);
 	struct agent *a = xcalloc(1, sizeof(*a));
 	int rc = parse_flags(argc, argv, &a->f);
 	char err[512];

@@ -219,88 +219,83 @@ static bool require_get(struct http_request *req, struct http_response *resp)
 	return false;
 }
 
+static void route_querier(struct api *api, struct http_request *req, struct http_response *resp)
+{
+	struct slice rest = slice_make(req->path.p + strlen("/querier.v1.QuerierService/"),
+				       req->path.n - strlen("/querier.v1.QuerierService/"));
+	if (!api_querier(api, rest, req, resp))
+		api_error(resp, CONNECT_UNIMPLEMENTED, "querier.v1.QuerierService/%.*s is not implemented yet",
+			  (int)EMBER_MIN(rest.n, 100), (const char *)rest.p);
+}
+
+static void route_ui(struct api *api, struct http_request *req, struct http_response *resp)
+{
+	(void)api;
+	api_ui_serve(req, resp);
+}
+
+/* Every endpoint, in match order. A prefix route matches paths that start with it. GET-only
+ * routes answer 405 to other methods (HEAD is a GET). The web UI comes last: exactly "/"
+ * and the /ui/ prefix, so it never shadows an API path. */
+static const struct route {
+	const char *path;
+	bool prefix, get_only;
+	void (*fn)(struct api *, struct http_request *, struct http_response *);
+} routes[] = {
+	{"/ingest", false, false, api_ingest_http},
+	{"/pyroscope/ingest", false, false, api_ingest_http},
+	{"/push.v1.PusherService/Push", false, false, api_push},
+	{"/querier.v1.QuerierService/", true, false, route_querier},
+	{"/version.v1.Version/Version", false, false, api_version},
+	{"/ingester/flush", false, false, api_flush},
+	{"/ready", false, true, api_ready},
+	{"/metrics", false, true, api_metrics},
+	{"/api/v1/status/buildinfo", false, true, api_buildinfo},
+	{"/pyroscope/render", false, true, api_render},
+	{"/pyroscope/render-diff", false, true, api_render_diff},
+	{"/pyroscope/label-values", false, true, api_label_values},
+	{"/ember/v1/summary", false, true, api_summary_get},
+	{"/ember.v1.AnalysisService/Summarize", false, false, api_summarize},
+	{"/", false, false, route_ui},
+	{"/ui/", true, false, route_ui},
+};
+
+static const struct route *route_find(const struct http_request *req)
+{
+	struct slice rest;
+	for (size_t i = 0; i < EMBER_ARRAY_LEN(routes); i++)
+		if (routes[i].prefix ? path_prefix(req, routes[i].path, &rest) : path_is(req, routes[i].path))
+			return &routes[i];
+	return NULL;
+}
+
 void api_handle(void *ctx, struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
-	struct slice rest;
-	if (path_is(req, "/ingest") || path_is(req, "/pyroscope/ingest")) {
-		api_ingest_http(api, req, resp);
-	} else if (path_is(req, "/push.v1.PusherService/Push")) {
-		api_push(api, req, resp);
-	} else if (path_prefix(req, "/querier.v1.QuerierService/", &rest)) {
-		if (!api_querier(api, rest, req, resp))
-			api_error(resp, CONNECT_UNIMPLEMENTED, "querier.v1.QuerierService/%.*s is not implemented yet",
-				  (int)EMBER_MIN(rest.n, 100), (const char *)rest.p);
-	} else if (path_is(req, "/version.v1.Version/Version")) {
-		api_version(api, req, resp);
-	} else if (path_is(req, "/ingester/flush")) {
-		api_flush(api, req, resp);
-	} else if (path_is(req, "/ready")) {
-		if (require_get(req, resp))
-			api_ready(api, req, resp);
-	} else if (path_is(req, "/metrics")) {
-		if (require_get(req, resp))
-			api_metrics(api, req, resp);
-	} else if (path_is(req, "/api/v1/status/buildinfo")) {
-		if (require_get(req, resp))
-			api_buildinfo(api, req, resp);
-	} else if (path_is(req, "/pyroscope/render")) {
-		if (require_get(req, resp))
-			api_render(api, req, resp);
-	} else if (path_is(req, "/pyroscope/render-diff")) {
-		if (require_get(req, resp))
-			api_render_diff(api, req, resp);
-	} else if (path_is(req, "/pyroscope/label-values")) {
-		if (require_get(req, resp))
-			api_label_values(api, req, resp);
-	} else if (path_is(req, "/ember/v1/summary")) {
-		if (require_get(req, resp))
-			api_summary_get(api, req, resp);
-	} else if (path_is(req, "/ember.v1.AnalysisService/Summarize")) {
-		api_summarize(api, req, resp);
-	} else if (path_is(req, "/") || path_prefix(req, "/ui/", &rest)) {
-		api_ui_serve(req, resp); /* the web UI: exactly "/" and the /ui/ prefix */
-	} else {
+	const struct route *r = route_find(req);
+	if (!r) {
 		api_error(resp, CONNECT_NOT_FOUND, "no such endpoint: %.*s", (int)EMBER_MIN(req->path.n, 200),
 			  (const char *)req->path.p);
+		return;
 	}
+	if (r->get_only && !require_get(req, resp))
+		return;
+	r->fn(api, req, resp);
 }
 
-/* Routes become metric labels: known paths as they are, anything else as "other", so a
- * scan of random URLs cannot create unbounded series. */
+/* Routes become metric labels: known paths as they are (querier methods by name), anything
+ * else as "other", so a scan of random URLs cannot create unbounded series. */
 static const char *route_label(const struct http_request *req)
 {
-	static const char *const known[] = {"/ingest",
-					    "/pyroscope/ingest",
-					    "/push.v1.PusherService/Push",
-					    "/querier.v1.QuerierService/ProfileTypes",
-					    "/querier.v1.QuerierService/LabelNames",
-					    "/querier.v1.QuerierService/LabelValues",
-					    "/querier.v1.QuerierService/Series",
-					    "/querier.v1.QuerierService/GetProfileStats",
-					    "/querier.v1.QuerierService/SelectSeries",
-					    "/querier.v1.QuerierService/SelectMergeStacktraces",
-					    "/querier.v1.QuerierService/SelectMergeSpanProfile",
-					    "/querier.v1.QuerierService/Diff",
-					    "/version.v1.Version/Version",
-					    "/querier.v1.QuerierService/SelectMergeProfile",
-					    "/ready",
-					    "/ingester/flush",
-					    "/metrics",
-					    "/api/v1/status/buildinfo",
-					    "/pyroscope/render",
-					    "/pyroscope/render-diff",
-					    "/pyroscope/label-values",
-					    "/ember/v1/summary",
-					    "/ember.v1.AnalysisService/Summarize"};
-	for (size_t i = 0; i < EMBER_ARRAY_LEN(known); i++)
-		if (slice_eq_cstr(req->path, known[i]))
-			return known[i];
-	if (slice_eq_cstr(req->path, "/"))
-		return "/";
-	if (req->path.n > 4 && memcmp(req->path.p, "/ui/", 4) == 0)
-		return "/ui/";
-	return "other";
+	const struct route *r = route_find(req);
+	if (!r)
+		return "other";
+	if (r->fn == route_querier) {
+		const char *known = api_querier_route(
+			slice_make(req->path.p + strlen(r->path), req->path.n - strlen(r->path)));
+		return known ? known : "other";
+	}
+	return r->path;
 }
 
 void api_on_response(void *ctx, const struct http_request *req, int status, double seconds)

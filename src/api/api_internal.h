@@ -57,6 +57,8 @@ void api_ingest_http(struct api *api, struct http_request *req, struct http_resp
 void api_push(struct api *api, struct http_request *req, struct http_response *resp);
 /** Returns false if method is not a querier method this file serves. */
 bool api_querier(struct api *api, struct slice method, struct http_request *req, struct http_response *resp);
+/** The full route of a querier method this file serves (static), or NULL. */
+const char *api_querier_route(struct slice method);
 void api_ready(struct api *api, struct http_request *req, struct http_response *resp);
 void api_flush(struct api *api, struct http_request *req, struct http_response *resp);
 void api_metrics(struct api *api, struct http_request *req, struct http_response *resp);

@@ -500,6 +500,7 @@ static void select_series(struct api *api, struct connect_call *c, const struct 
 
 struct querier_method {
 	const char *name;
+	const char *route; /* the full path, also the metric label */
 	const ProtobufCMessageDescriptor *desc;
 	void (*fn)(struct api *, struct connect_call *, const struct tenants *);
 };
@@ -515,19 +516,27 @@ static void label_values(struct api *api, struct connect_call *c, const struct t
 }
 
 static const struct querier_method methods[] = {
-	{"ProfileTypes", &querier__v1__profile_types_request__descriptor, profile_types},
-	{"LabelNames", &types__v1__label_names_request__descriptor, label_names},
-	{"LabelValues", &types__v1__label_values_request__descriptor, label_values},
-	{"Series", &querier__v1__series_request__descriptor, series},
-	{"GetProfileStats", &types__v1__get_profile_stats_request__descriptor, profile_stats},
-	{"SelectSeries", &querier__v1__select_series_request__descriptor, select_series},
-	{"SelectMergeStacktraces", &querier__v1__select_merge_stacktraces_request__descriptor,
+	{"ProfileTypes", "/querier.v1.QuerierService/ProfileTypes", &querier__v1__profile_types_request__descriptor, profile_types},
+	{"LabelNames", "/querier.v1.QuerierService/LabelNames", &types__v1__label_names_request__descriptor, label_names},
+	{"LabelValues", "/querier.v1.QuerierService/LabelValues", &types__v1__label_values_request__descriptor, label_values},
+	{"Series", "/querier.v1.QuerierService/Series", &querier__v1__series_request__descriptor, series},
+	{"GetProfileStats", "/querier.v1.QuerierService/GetProfileStats", &types__v1__get_profile_stats_request__descriptor, profile_stats},
+	{"SelectSeries", "/querier.v1.QuerierService/SelectSeries", &querier__v1__select_series_request__descriptor, select_series},
+	{"SelectMergeStacktraces", "/querier.v1.QuerierService/SelectMergeStacktraces", &querier__v1__select_merge_stacktraces_request__descriptor,
 	 api_select_merge_stacktraces},
-	{"SelectMergeSpanProfile", &querier__v1__select_merge_span_profile_request__descriptor,
+	{"SelectMergeSpanProfile", "/querier.v1.QuerierService/SelectMergeSpanProfile", &querier__v1__select_merge_span_profile_request__descriptor,
 	 api_select_merge_span_profile},
-	{"Diff", &querier__v1__diff_request__descriptor, api_diff},
-	{"SelectMergeProfile", &querier__v1__select_merge_profile_request__descriptor, api_select_merge_profile},
+	{"Diff", "/querier.v1.QuerierService/Diff", &querier__v1__diff_request__descriptor, api_diff},
+	{"SelectMergeProfile", "/querier.v1.QuerierService/SelectMergeProfile", &querier__v1__select_merge_profile_request__descriptor, api_select_merge_profile},
 };
+
+const char *api_querier_route(struct slice method)
+{
+	for (size_t i = 0; i < EMBER_ARRAY_LEN(methods); i++)
+		if (slice_eq_cstr(method, methods[i].name))
+			return methods[i].route;
+	return NULL;
+}
 
 bool api_querier(struct api *api, struct slice method, struct http_request *req, struct http_response *resp)
 {

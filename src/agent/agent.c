@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
+#include "agent/metrics_http.h"
 #include "cli/agent_scrape.h"
 #include "agent/procinfo.h"
 #include "agent/profile.h"
@@ -17,13 +19,15 @@
 
 struct agent_flags {
 	const char *server, *tenant, *cgroup, *comm_re;
+	const char *metrics_address;
+	int metrics_port; /* -1: no metrics server */
 	unsigned sample_rate;
 	uint64_t interval_ms, duration_ms;
 	uint32_t pid;
 	bool offcpu, label_pid, label_comm, check, no_dwarf;
 	const char **extra; /* name, value pairs */
 	size_t n_extra;
-	size_t max_queue_mb;
+	size_t max_queue_bytes;
 	enum log_level level;
 };
 
@@ -52,6 +56,9 @@ struct agent {
 	struct report *rep;
 	uint64_t filtered; /* aggregates dropped by --comm */
 	uint64_t total_dropped_reported;
+	struct agent_stats st;     /* cumulative, published to the metrics */
+	struct agent_metrics *am;  /* NULL without --metrics-port */
+	struct metrics_http *mh;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -109,8 +116,13 @@ static void usage(FILE *f)
 		"  --labels-pid            add a pid label (one series per process)\n"
 		"  --labels-comm           add a comm label (one series per command name)\n"
 		"  --label K=V             an extra label on every series (repeatable)\n"
-		"  --max-queue-mb N        bound of the in-memory queue while the server is unreachable;\n"
-		"                          the oldest requests are dropped (and counted) beyond it (default 64)\n"
+		"  --max-queue-mb N        bound of the in-memory queue while the server is unreachable, in MiB\n"
+		"                          (fractions allowed); the oldest requests are dropped (and counted)\n"
+		"                          beyond it (default 64)\n"
+		"  --metrics-port PORT     serve the agent's counters as Prometheus metrics on GET /metrics\n"
+		"                          (ember_agent_*: samples, lost samples, map overflows, pushes, queue,\n"
+		"                          symbolisation); default: no metrics server\n"
+		"  --metrics-address ADDR  address of the metrics server (default 127.0.0.1)\n"
 		"  --no-dwarf              symbolise from ELF symbol tables only (no file:line, inlines)\n"
 		"  --duration DUR          stop after this long (default: until SIGINT/SIGTERM)\n"
 		"  --log.level LEVEL       debug, info, warn or error (default info)\n"
@@ -122,7 +134,8 @@ static void usage(FILE *f)
 		"(default: the host name); --server, --tenant as above. Same as `ember scrape`.\n\n"
 		"Series: __name__=process_cpu (cpu:nanoseconds, period 1e9/rate ns) and, with --off-cpu,\n"
 		"__name__=off_cpu; service_name is the systemd unit or container of the process (from\n"
-		"/proc/<pid>/cgroup), else its comm. Counters of lost samples are logged at every collect.\n");
+		"/proc/<pid>/cgroup), else its comm. Counters of lost samples are logged at every collect\n"
+		"(and served on /metrics with --metrics-port).\n");
 }
 
 /* --name=value or --name value; single dash accepted. *v is NULL for a flag without one. */
@@ -162,7 +175,9 @@ static int parse_flags(int argc, char **argv, struct agent_flags *f)
 	f->server = "http://127.0.0.1:4040";
 	f->sample_rate = 97;
 	f->interval_ms = 15000;
-	f->max_queue_mb = 64;
+	f->max_queue_bytes = (size_t)64 << 20;
+	f->metrics_port = -1;
+	f->metrics_address = "127.0.0.1";
 	f->level = LOG_INFO;
 	for (int i = 0; i < argc; i++) {
 		const char *v = NULL;
@@ -225,12 +240,25 @@ static int parse_flags(int argc, char **argv, struct agent_flags *f)
 			f->n_extra++;
 		} else if (VAL("max-queue-mb")) {
 			char *end;
-			unsigned long m = v ? strtoul(v, &end, 10) : 0;
-			if (!v || *end || m < 1 || m > 65536) {
-				fprintf(stderr, "ember agent: --max-queue-mb wants 1..65536, got \"%s\"\n", v ? v : "");
+			errno = 0;
+			double m = v ? strtod(v, &end) : 0;
+			/* fractions of a MiB: tests bound the queue to a few KiB */
+			if (!v || end == v || *end || errno || !(m >= 0.001 && m <= 65536)) {
+				fprintf(stderr, "ember agent: --max-queue-mb wants 0.001..65536 (MiB), got \"%s\"\n",
+					v ? v : "");
 				return 2;
 			}
-			f->max_queue_mb = m;
+			f->max_queue_bytes = (size_t)(m * 1048576.0);
+		} else if (VAL("metrics-port")) {
+			char *end;
+			unsigned long port = v ? strtoul(v, &end, 10) : 0;
+			if (!v || !*v || *end || port > 65535) {
+				fprintf(stderr, "ember agent: --metrics-port wants 0..65535, got \"%s\"\n", v ? v : "");
+				return 2;
+			}
+			f->metrics_port = (int)port;
+		} else if (VAL("metrics-address")) {
+			f->metrics_address = v;
 		} else if (BOOL("no-dwarf")) {
 			f->no_dwarf = true;
 		} else if (VAL("log.level") || VAL("log-level")) {
@@ -357,6 +385,12 @@ static void collect(struct agent *a, int64_t start_ns, int64_t end_ns)
 	if (body)
 		pusher_enqueue(a->push, body, n);
 	procs_expire(a);
+	a->st.series += rs.series;
+	a->st.aggregates += rs.samples;
+	a->st.frames += rs.frames;
+	a->st.unknown_frames += rs.unknown_frames;
+	a->st.lost_stacks += rs.lost_stacks;
+	a->st.bytes_built += n;
 
 	struct profiler_stats ps;
 	struct pusher_stats us;
@@ -377,6 +411,20 @@ static void collect(struct agent *a, int64_t start_ns, int64_t end_ns)
 		  (unsigned long long)us.retries, (unsigned long long)us.rejected, (unsigned long long)us.dropped_full,
 		  (unsigned long long)us.queued, a->n_procs);
 	a->total_dropped_reported = lost;
+}
+
+/* Hands the counters to the metrics server's thread (the profiler, symbolizer and proc
+ * table are the collect loop's alone). */
+static void publish(struct agent *a)
+{
+	if (!a->am)
+		return;
+	profiler_get_stats(a->prof, &a->st.prof);
+	symbolizer_get_stats(a->sym, &a->st.sym);
+	a->st.collects = a->collects;
+	a->st.comm_filtered = a->filtered;
+	a->st.processes = a->n_procs;
+	agent_metrics_publish(a->am, &a->st);
 }
 
 /* Between collects: capture the mappings of processes as soon as they show up in the
@@ -432,7 +480,7 @@ int agent_main(int argc, char **argv)
 		}
 		a->md = pcre2_match_data_create_from_pattern(a->re, NULL);
 	}
-	struct pusher_opts uo = {.url = a->f.server, .tenant = a->f.tenant, .max_queue_bytes = a->f.max_queue_mb << 20};
+	struct pusher_opts uo = {.url = a->f.server, .tenant = a->f.tenant, .max_queue_bytes = a->f.max_queue_bytes};
 	a->push = pusher_new(&uo, err, sizeof(err));
 	if (!a->push) {
 		fprintf(stderr, "ember agent: %s\n", err);
@@ -449,6 +497,20 @@ int agent_main(int argc, char **argv)
 	}
 	struct symbolizer_opts so = {.no_dwarf = a->f.no_dwarf};
 	a->sym = symbolizer_new(&so);
+	if (a->f.metrics_port >= 0) {
+		a->am = agent_metrics_new(a->push, a->f.max_queue_bytes);
+		publish(a);
+		rc = metrics_http_start(a->f.metrics_address, a->f.metrics_port, agent_metrics_registry(a->am), &a->mh);
+		if (rc) {
+			fprintf(stderr, "ember agent: cannot serve metrics on %s:%d: %s\n", a->f.metrics_address,
+				a->f.metrics_port, ember_strerror(rc));
+			rc = 1;
+			goto out;
+		}
+		rc = 1;
+		log_info("msg=\"serving metrics\" url=http://%s:%d/metrics", a->f.metrics_address,
+			 metrics_http_port(a->mh));
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -472,6 +534,7 @@ int agent_main(int argc, char **argv)
 		if (t >= next) {
 			int64_t w = now_ns(CLOCK_REALTIME);
 			collect(a, window_start, w);
+			publish(a);
 			window_start = w;
 			next += (int64_t)a->f.interval_ms * 1000000;
 			if (next <= t)
@@ -479,17 +542,21 @@ int agent_main(int argc, char **argv)
 			continue;
 		}
 		scan_new(a);
+		publish(a);
 		int64_t wait = EMBER_MIN(EMBER_MIN(next, end) - t, (int64_t)1000000000);
 		struct timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
 		nanosleep(&ts, NULL);
 	}
 	/* The last partial window, then a bounded wait for the queue. */
 	collect(a, window_start, now_ns(CLOCK_REALTIME));
+	publish(a);
 	if (!pusher_flush(a->push, 5000))
 		log_warn("msg=\"stopping with requests still queued (server unreachable?)\"");
 	log_info("msg=\"agent stopped\"");
 	rc = 0;
 out:
+	metrics_http_stop(a->mh); /* before what its callbacks read */
+	agent_metrics_free(a->am);
 	profiler_free(a->prof);
 	pusher_free(a->push);
 	symbolizer_free(a->sym);

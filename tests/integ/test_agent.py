@@ -7,6 +7,12 @@ be within a few points of its share in `perf script`'s samples (the independent 
 The syscall-heavy function must show kernel frames. A program sleeping in sleep_here for a
 known time must show that time as off-CPU (within 20%).
 
+Metrics: the agent serves /metrics (--metrics-port) during the run; `promtool check metrics`
+must accept it, the sample counter must be > 0 and lost samples reported. A second agent,
+run at the same time, pushes to a closed port with a queue bound of a few KiB: its failed
+pushes are counted, requests are dropped when the queue is full, and the queue stays within
+its bound (the newest request is always kept, so one request may exceed it alone).
+
 Needs root and a kernel with BTF (CI has both); without them the test is skipped with the
 reason, never failed.
 """
@@ -16,8 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
-from lib import EMBER, OUT, Check, Server
+from lib import EMBER, OUT, Check, Server, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = 6
@@ -99,6 +106,34 @@ def shares(rows, names):
     return total, {n: 100.0 * sum(v for s, v in rows if n in s) / total if total else 0.0 for n in names}
 
 
+def scrape_metrics(port):
+    """{name: value} of an agent's /metrics, and the raw text."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        ctype = r.headers.get("Content-Type", "")
+        text = r.read().decode()
+    vals = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.rpartition(" ")
+            vals[name] = float(v)
+    return text, ctype, vals
+
+
+def promtool_ok(text):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()
+
+
+def stop_agent(p, log):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    log.close()
+
+
 def main():
     preconditions()
     c = Check("agent")
@@ -107,11 +142,18 @@ def main():
     names = ["burn_a", "burn_b", "sys_heavy"]
 
     with Server() as s:
+        mport, dport, closed = free_port(), free_port(), free_port()
         agent_log = open(os.path.join(OUT, "agent.log"), "wb")
         agent = subprocess.Popen([EMBER, "agent", "--server", s.url, "--collect-interval", "2s", "--off-cpu",
                                   "--comm", "^workload$", "--labels-pid", "--labels-comm", "--label", "env=test",
-                                  "--log.level", "debug"],
+                                  "--log.level", "debug", "--metrics-port", str(mport)],
                                  stdout=agent_log, stderr=subprocess.STDOUT)
+        # The same workload seen by an agent whose server is down (nothing listens on
+        # `closed`): collects every 200 ms into a 5 KiB queue.
+        down_log = open(os.path.join(OUT, "agent-down.log"), "wb")
+        down = subprocess.Popen([EMBER, "agent", "--server", f"http://127.0.0.1:{closed}", "--collect-interval",
+                                 "200ms", "--comm", "^workload$", "--labels-pid", "--max-queue-mb", "0.005",
+                                 "--metrics-port", str(dport)], stdout=down_log, stderr=subprocess.STDOUT)
         try:
             time.sleep(1.0)  # programs attached
             c.true(agent.poll() is None, "the agent is running")
@@ -138,14 +180,42 @@ def main():
                     perf_pid = int(f[1])
                     break
             time.sleep(2.5)  # one more collect
+            mtext, mtype, m = scrape_metrics(mport)
+            dtext, _, dm = scrape_metrics(dport)
         finally:
-            agent.send_signal(signal.SIGTERM)
-            try:
-                agent.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
-            agent_log.close()
+            down.send_signal(signal.SIGTERM)  # its 5 s wait for the queue overlaps the other's stop
+            stop_agent(agent, agent_log)
+            stop_agent(down, down_log)
+        open(os.path.join(OUT, "agent-metrics.txt"), "w").write(mtext)
+        open(os.path.join(OUT, "agent-down-metrics.txt"), "w").write(dtext)
+        ok, why = promtool_ok(mtext)
+        c.true(ok, f"promtool check metrics accepts the agent's /metrics {why}")
+        ok, why = promtool_ok(dtext)
+        c.true(ok, f"promtool check metrics accepts the down agent's /metrics {why}")
+        c.true(mtype.startswith("text/plain; version=0.0.4"), f"/metrics content type ({mtype})")
+        c.true(m.get("ember_agent_samples_total", 0) > 0, f"samples counted ({m.get('ember_agent_samples_total')})")
+        for k in ("ember_agent_lost_samples_total", "ember_agent_count_map_full_total",
+                  "ember_agent_offcpu_start_map_full_total", "ember_agent_stack_errors_total"):
+            c.true(k in m and m[k] >= 0, f"{k} reported ({m.get(k)})")
+        c.true(m.get("ember_agent_offcpu_events_total", 0) > 0,
+               f"off-CPU events counted ({m.get('ember_agent_offcpu_events_total')})")
+        c.true(m.get("ember_agent_pushes_total", 0) >= 3 and m.get("ember_agent_push_failures_total", -1) == 0,
+               f"pushes to the live server sent ({m.get('ember_agent_pushes_total')}) and none failed")
+        c.true(m.get("ember_agent_collects_total", 0) >= 3, f"collects counted ({m.get('ember_agent_collects_total')})")
+        c.true(m.get("ember_agent_comm_filtered_total", 0) > 0, "aggregates of other processes filtered by --comm")
+        print(f"  server down: failures {dm.get('ember_agent_push_failures_total')}, dropped when full "
+              f"{dm.get('ember_agent_push_dropped_queue_full_total')}, queue {dm.get('ember_agent_push_queue_requests')}"
+              f" requests / {dm.get('ember_agent_push_queue_bytes')} bytes (bound "
+              f"{dm.get('ember_agent_push_queue_max_bytes')})")
+        c.true(dm.get("ember_agent_pushes_total", -1) == 0, "server down: nothing sent")
+        c.true(dm.get("ember_agent_push_failures_total", 0) >= 3 and
+               dm.get("ember_agent_push_retries_total", 0) == dm["ember_agent_push_failures_total"],
+               "server down: failed pushes counted (as retries)")
+        c.eq(dm.get("ember_agent_push_queue_max_bytes"), float(int(0.005 * 1048576)), "queue bound from --max-queue-mb")
+        c.true(dm.get("ember_agent_push_dropped_queue_full_total", 0) > 0, "server down: requests dropped when full")
+        c.true(dm.get("ember_agent_push_queue_bytes", 1e18) <= dm["ember_agent_push_queue_max_bytes"] or
+               dm.get("ember_agent_push_queue_requests") == 1, "server down: the queue stays within its bound")
+        c.eq(down.returncode, 0, "the agent with its server down still exits 0 on SIGTERM")
         log = open(os.path.join(OUT, "agent.log"), "rb").read().decode("utf-8", "replace")
         c.eq(agent.returncode, 0, "the agent exits 0 on SIGTERM")
         c.true("AddressSanitizer" not in log and "runtime error" not in log and "LeakSanitizer" not in log,

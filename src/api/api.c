@@ -251,6 +251,7 @@ static const struct route {
 	{"/ready", false, true, api_ready},
 	{"/metrics", false, true, api_metrics},
 	{"/api/v1/status/buildinfo", false, true, api_buildinfo},
+	{"/runtime_config", false, true, api_runtime_config},
 	{"/pyroscope/render", false, true, api_render},
 	{"/pyroscope/render-diff", false, true, api_render_diff},
 	{"/pyroscope/label-values", false, true, api_label_values},

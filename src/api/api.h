@@ -9,6 +9,8 @@
 #include "store/wal.h"
 #include "util/metrics.h"
 
+struct query_limits;
+
 struct api_deps {
 	struct store *store;    /* borrowed: what reads read, what /ingester/flush cuts */
 	struct ingest *ingest;  /* borrowed */
@@ -18,6 +20,14 @@ struct api_deps {
 	/* Stack query limits (-querier.*); all 0 = no limits. */
 	int64_t max_query_length_ns, max_query_lookback_ns;
 	int64_t max_flamegraph_nodes_default, max_flamegraph_nodes_max;
+	/* Per-tenant query limits (the runtime config's overrides): when set, a tenant's
+	 * limits come from query_limits_fn(limits_ctx, tenant) instead of the four above. */
+	void (*query_limits_fn)(void *ctx, struct slice tenant, struct query_limits *out);
+	void *limits_ctx;
+	/* GET /runtime_config: appends the runtime configuration as YAML (NULL: Pyroscope's
+	 * "runtime config file doesn't exist"). */
+	void (*runtime_config_fn)(void *ctx, struct buf *out);
+	void *runtime_config_ctx;
 };
 
 struct api;

@@ -50,7 +50,7 @@ void api_summarize(struct api *api, struct http_request *req, struct http_respon
 		connect_call_fail(&c, CONNECT_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
-	struct query_limits l = api_query_limits(api);
+	struct query_limits l = api_query_limits(api, &t);
 	struct query_range r;
 	if (query_limits_range(&l, in->start, in->end, api_now_ns(), &r, err, sizeof(err))) {
 		connect_call_fail(&c, CONNECT_INVALID_ARGUMENT, "%s", err);
@@ -148,7 +148,7 @@ void api_summary_get(struct api *api, struct http_request *req, struct http_resp
 			  (long long)until_ms, (long long)from_ms);
 		return;
 	}
-	struct query_limits l = api_query_limits(api);
+	struct query_limits l = api_query_limits(api, &t);
 	struct query_range r;
 	if (query_limits_range(&l, from_ms, until_ms, now, &r, err, sizeof(err))) {
 		api_error(resp, CONNECT_INVALID_ARGUMENT, "%s", err);

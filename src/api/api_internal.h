@@ -63,6 +63,8 @@ void api_ready(struct api *api, struct http_request *req, struct http_response *
 void api_flush(struct api *api, struct http_request *req, struct http_response *resp);
 void api_metrics(struct api *api, struct http_request *req, struct http_response *resp);
 void api_buildinfo(struct api *api, struct http_request *req, struct http_response *resp);
+/* api_runtime.c: GET /runtime_config (the per-tenant overrides as YAML). */
+void api_runtime_config(struct api *api, struct http_request *req, struct http_response *resp);
 /* api_merge.c: querier.v1 stack queries (request already decoded) and version.v1. */
 void api_select_merge_stacktraces(struct api *api, struct connect_call *c, const struct tenants *t);
 void api_select_merge_span_profile(struct api *api, struct connect_call *c, const struct tenants *t);

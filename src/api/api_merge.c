@@ -4,7 +4,7 @@
  * query/ftree.h and the encoders do the work. pyroscope-api.md §2.4-§2.6. */
 #include <time.h>
 
-#include "api/api_internal.h"
+#include "api/api_read.h"
 #include "model/profile_type.h"
 #include "model/selector.h"
 #include "query/callsite.h"
@@ -33,14 +33,6 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static struct query_limits api_limits(const struct api *api)
-{
-	return (struct query_limits){.max_query_length_ns = api->d.max_query_length_ns,
-				     .max_query_lookback_ns = api->d.max_query_lookback_ns,
-				     .max_nodes_default = api->d.max_flamegraph_nodes_default,
-				     .max_nodes_max = api->d.max_flamegraph_nodes_max};
-}
-
 /* Validates one request's parts; on failure answers 400 (prefixed with side, if any) and
  * returns false. */
 static bool stack_query_prepare(struct api *api, struct connect_call *c, const struct tenants *t, const char *side,
@@ -65,7 +57,7 @@ static bool stack_query_prepare(struct api *api, struct connect_call *c, const s
 		return false;
 	}
 	selector_free(sel);
-	struct query_limits lim = api_limits(api);
+	struct query_limits lim = api_query_limits(api, t);
 	if (query_limits_range(&lim, start_ms, end_ms, now_ns(), &q->range, err, sizeof(err)) ||
 	    query_limits_max_nodes(&lim, max_nodes, &q->max_nodes, err, sizeof(err))) {
 		connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "%s%s", side, err);

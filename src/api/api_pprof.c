@@ -3,7 +3,7 @@
  * in wire form by query/pprof_export.h and sent as is for application/proto. */
 #include <time.h>
 
-#include "api/api_internal.h"
+#include "api/api_read.h"
 #include "profile.pb-c.h"
 #include "querier.pb-c.h"
 #include "query/callsite.h"
@@ -18,8 +18,8 @@ void api_select_merge_profile(struct api *api, struct connect_call *c, const str
 	char err[400];
 	/* Pyroscope's SanitizeTimeRange: both ends required and in order, the start clamped to
 	 * the lookback, the length capped. No max_nodes default here (see below). */
-	struct query_limits lim = {.max_query_length_ns = api->d.max_query_length_ns,
-				   .max_query_lookback_ns = api->d.max_query_lookback_ns};
+	struct query_limits lim = api_query_limits(api, t);
+	lim.max_nodes_default = lim.max_nodes_max = 0;
 	struct query_range r;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

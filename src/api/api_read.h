@@ -26,8 +26,10 @@ bool api_profile_query(struct http_request *req, struct http_response *resp, con
 bool api_time_param(struct http_request *req, struct http_response *resp, const char *param, int64_t now_ns,
 		    int64_t dflt_ns, int64_t *out_ms);
 
-/** The stack-query limits of this server (-querier.*). */
-struct query_limits api_query_limits(const struct api *api);
+/** The stack-query limits of a query over tenants t: each tenant's (-querier.* or its
+ * runtime overrides), combined as Pyroscope does for "a|b" queries: per limit the
+ * smallest positive value (0 = no limit only when every tenant has none). */
+struct query_limits api_query_limits(const struct api *api, const struct tenants *t);
 
 /** Current wall-clock time in Unix ns. */
 int64_t api_now_ns(void);

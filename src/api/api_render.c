@@ -28,12 +28,30 @@ int64_t api_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-struct query_limits api_query_limits(const struct api *api)
+/* Pyroscope's SmallestPositiveNonZero{Int,Duration}PerTenant. */
+static int64_t smallest_positive(int64_t a, int64_t b)
 {
-	return (struct query_limits){.max_query_length_ns = api->d.max_query_length_ns,
-				     .max_query_lookback_ns = api->d.max_query_lookback_ns,
-				     .max_nodes_default = api->d.max_flamegraph_nodes_default,
-				     .max_nodes_max = api->d.max_flamegraph_nodes_max};
+	return a <= 0 ? b : b <= 0 ? a : EMBER_MIN(a, b);
+}
+
+struct query_limits api_query_limits(const struct api *api, const struct tenants *t)
+{
+	struct query_limits def = {.max_query_length_ns = api->d.max_query_length_ns,
+				   .max_query_lookback_ns = api->d.max_query_lookback_ns,
+				   .max_nodes_default = api->d.max_flamegraph_nodes_default,
+				   .max_nodes_max = api->d.max_flamegraph_nodes_max};
+	if (!api->d.query_limits_fn || !t || !t->n)
+		return def;
+	struct query_limits out = {0};
+	for (size_t i = 0; i < t->n; i++) {
+		struct query_limits l;
+		api->d.query_limits_fn(api->d.limits_ctx, t->v[i], &l);
+		out.max_query_length_ns = smallest_positive(out.max_query_length_ns, l.max_query_length_ns);
+		out.max_query_lookback_ns = smallest_positive(out.max_query_lookback_ns, l.max_query_lookback_ns);
+		out.max_nodes_default = smallest_positive(out.max_nodes_default, l.max_nodes_default);
+		out.max_nodes_max = smallest_positive(out.max_nodes_max, l.max_nodes_max);
+	}
+	return out;
 }
 
 /* Answers 400 for a malformed %-escape or a missing parameter. */
@@ -164,12 +182,13 @@ static bool max_nodes_requested(struct http_request *req, struct http_response *
 }
 
 /* The flame graph node limit: the request's, checked against the server's limits. */
-static bool max_nodes_param(struct api *api, struct http_request *req, struct http_response *resp, size_t *out)
+static bool max_nodes_param(struct api *api, const struct tenants *t, struct http_request *req,
+			    struct http_response *resp, size_t *out)
 {
 	int64_t requested;
 	if (!max_nodes_requested(req, resp, &requested))
 		return false;
-	struct query_limits l = api_query_limits(api);
+	struct query_limits l = api_query_limits(api, t);
 	char err[200];
 	if (query_limits_max_nodes(&l, requested, out, err, sizeof(err))) {
 		api_error(resp, CONNECT_INVALID_ARGUMENT, "%s", err);
@@ -179,10 +198,10 @@ static bool max_nodes_param(struct api *api, struct http_request *req, struct ht
 }
 
 /* The validated head range of [from_ms, until_ms]; answers 400 on failure. */
-static bool read_range(struct api *api, struct http_response *resp, int64_t from_ms, int64_t until_ms, int64_t now_ns,
-		       struct query_range *r)
+static bool read_range(struct api *api, const struct tenants *t, struct http_response *resp, int64_t from_ms,
+		       int64_t until_ms, int64_t now_ns, struct query_range *r)
 {
-	struct query_limits l = api_query_limits(api);
+	struct query_limits l = api_query_limits(api, t);
 	char err[300];
 	if (until_ms < from_ms) {
 		api_error(resp, CONNECT_INVALID_ARGUMENT, "invalid time range: until (%lld ms) is before from (%lld ms)",
@@ -333,7 +352,7 @@ void api_render(struct api *api, struct http_request *req, struct http_response 
 		return;
 	}
 	struct query_range r;
-	if (!read_range(api, resp, from_ms, until_ms, now, &r))
+	if (!read_range(api, &t, resp, from_ms, until_ms, now, &r))
 		return;
 
 	if (slice_eq_cstr(format, "dot")) {
@@ -342,12 +361,12 @@ void api_render(struct api *api, struct http_request *req, struct http_response 
 		size_t dot_nodes = SUMMARY_DOT_NODES_DEFAULT;
 		if (!max_nodes_requested(req, resp, &requested))
 			return;
-		if (requested && !max_nodes_param(api, req, resp, &dot_nodes))
+		if (requested && !max_nodes_param(api, &t, req, resp, &dot_nodes))
 			return;
 		render_dot(api, resp, &t, &q, &r, dot_nodes ? dot_nodes : SUMMARY_DOT_NODES_DEFAULT);
 		return;
 	}
-	if (!max_nodes_param(api, req, resp, &max_nodes))
+	if (!max_nodes_param(api, &t, req, resp, &max_nodes))
 		return;
 
 	struct ftree tree;
@@ -458,8 +477,8 @@ void api_render_diff(struct api *api, struct http_request *req, struct http_resp
 		return;
 	}
 	struct query_range lr, rr;
-	if (!read_range(api, resp, lf, lu, now, &lr) || !read_range(api, resp, rf, ru, now, &rr) ||
-	    !max_nodes_param(api, req, resp, &max_nodes))
+	if (!read_range(api, &t, resp, lf, lu, now, &lr) || !read_range(api, &t, resp, rf, ru, now, &rr) ||
+	    !max_nodes_param(api, &t, req, resp, &max_nodes))
 		return;
 	struct ftree left, right;
 	struct flamegraph_diff fd = {0};

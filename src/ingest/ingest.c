@@ -31,7 +31,9 @@ struct rate_bucket {
 struct ingest {
 	struct store *store;
 	struct wal *wal;
-	struct ingest_limits lim;
+	struct ingest_limits lim;  /* for every tenant, unless limits_fn is set */
+	ingest_limits_fn limits_fn; /* per-tenant limits, looked up once per request */
+	void *limits_ctx;
 	pthread_mutex_t rate_lock;
 	struct rate_bucket *buckets;
 	size_t n_buckets, cap_buckets;
@@ -46,6 +48,12 @@ struct ingest *ingest_new(struct store *store, struct wal *wal, const struct ing
 	ing->lim = *lim;
 	pthread_mutex_init(&ing->rate_lock, NULL);
 	return ing;
+}
+
+void ingest_set_limits_fn(struct ingest *ing, ingest_limits_fn fn, void *ctx)
+{
+	ing->limits_fn = fn;
+	ing->limits_ctx = ctx;
 }
 
 void ingest_free(struct ingest *ing)
@@ -71,11 +79,12 @@ void ingest_stats(struct ingest *ing, struct ingest_stats *out)
 
 /* Per-tenant token bucket over decompressed profile bytes, as Pyroscope's distributor
  * limits (-distributor.ingestion-rate-limit-mb, -distributor.ingestion-burst-size-mb). */
-static bool rate_allow(struct ingest *ing, struct slice tenant, size_t bytes, int64_t now_ns)
+static bool rate_allow(struct ingest *ing, const struct ingest_limits *lim, struct slice tenant, size_t bytes,
+		       int64_t now_ns)
 {
-	if (ing->lim.rate_mb <= 0)
+	if (lim->rate_mb <= 0)
 		return true;
-	double rate = ing->lim.rate_mb * 1024 * 1024, burst = ing->lim.burst_mb * 1024 * 1024;
+	double rate = lim->rate_mb * 1024 * 1024, burst = lim->burst_mb * 1024 * 1024;
 	if (burst < rate)
 		burst = rate; /* a request as large as one second's rate must always be able to pass */
 	bool ok;
@@ -109,6 +118,7 @@ static bool rate_allow(struct ingest *ing, struct slice tenant, size_t bytes, in
 struct req {
 	struct ingest *ing;
 	struct slice tenant;
+	struct ingest_limits lim; /* the tenant's */
 	int64_t now_ns;
 	bool replay;
 	struct arena arena;
@@ -127,6 +137,10 @@ static void req_init(struct req *r, struct ingest *ing, struct slice tenant, int
 	memset(r, 0, sizeof(*r));
 	r->ing = ing;
 	r->tenant = tenant;
+	if (ing->limits_fn)
+		ing->limits_fn(ing->limits_ctx, tenant, &r->lim);
+	else
+		r->lim = ing->lim;
 	r->now_ns = now_ns;
 	r->replay = replay;
 	arena_init(&r->arena, 0);
@@ -165,9 +179,9 @@ static int fail(struct req *r, int status, const char *code, const char *fmt, ..
  * owned by r. Sizes over the profile size limit are refused. */
 static int maybe_inflate(struct req *r, struct slice in, int bad_status, const char *bad_code, struct slice *out)
 {
-	size_t cap = r->ing->lim.max_profile_bytes ? r->ing->lim.max_profile_bytes : (size_t)256 << 20;
+	size_t cap = r->lim.max_profile_bytes ? r->lim.max_profile_bytes : (size_t)256 << 20;
 	if (!gzip_is_gzip(in)) {
-		if (r->ing->lim.max_profile_bytes && in.n > cap)
+		if (r->lim.max_profile_bytes && in.n > cap)
 			return fail(r, bad_status, bad_code,
 				    "profile too large: %zu bytes uncompressed, the limit is %zu "
 				    "(-validation.max-profile-size-bytes)",
@@ -204,7 +218,7 @@ static int decode_pprof(struct req *r, struct slice raw, int bad_status, const c
 	struct slice data;
 	if (maybe_inflate(r, raw, bad_status, bad_code, &data))
 		return -1;
-	const struct ingest_limits *lim = &r->ing->lim;
+	const struct ingest_limits *lim = &r->lim;
 	struct pprof_limits pl = {
 		.max_samples = lim->max_samples,
 		.max_locations_per_sample = lim->max_stack_depth,
@@ -380,7 +394,7 @@ static int ingest_pprof(struct req *r, const struct ingest_params *pr, struct sl
 	if (!labels_find(&ls, slice_cstr(LABEL_SERVICE_NAME)))
 		labels_set(&ls, &r->arena, slice_cstr(LABEL_SERVICE_NAME), pr->name.app);
 	char err[256];
-	int rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->ing->lim, r->now_ns, !r->replay, err, sizeof(err));
+	int rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->lim, r->now_ns, !r->replay, err, sizeof(err));
 	if (rc == EMBER_ELIMIT)
 		return fail(r, 422, "unknown", "%s", err);
 	if (rc)
@@ -540,7 +554,7 @@ static int ingest_folded(struct req *r, const struct ingest_params *pr, struct s
 	pprof_builder_sample_type(b, type, unit);
 	struct folded_opts fo = FOLDED_OPTS_DEFAULT;
 	fo.format = lines ? FOLDED_FORMAT_LINES : FOLDED_FORMAT_FOLDED;
-	fo.max_frames = r->ing->lim.max_stack_depth ? r->ing->lim.max_stack_depth : fo.max_frames;
+	fo.max_frames = r->lim.max_stack_depth ? r->lim.max_stack_depth : fo.max_frames;
 	char err[256];
 	int rc = folded_parse(body, &fo, folded_stack, &fb, NULL, err, sizeof(err));
 	strtab_release(&fb.names);
@@ -576,7 +590,7 @@ static int ingest_folded(struct req *r, const struct ingest_params *pr, struct s
 		labels_set(&ls, &r->arena, slice_cstr(LABEL_SERVICE_NAME), app);
 	else if (!has_app_name)
 		labels_set(&ls, &r->arena, slice_cstr("app_name"), app);
-	rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->ing->lim, r->now_ns, !r->replay, err, sizeof(err));
+	rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->lim, r->now_ns, !r->replay, err, sizeof(err));
 	if (rc == EMBER_ELIMIT)
 		return fail(r, 422, "unknown", "%s", err);
 	if (rc)
@@ -691,11 +705,11 @@ static int commit(struct req *r, uint8_t kind, struct slice query, struct slice 
 	struct ingest *ing = r->ing;
 	if (!r->plan.n_profiles)
 		return 0;
-	if (!r->replay && !rate_allow(ing, r->tenant, r->decompressed_bytes, r->now_ns))
+	if (!r->replay && !rate_allow(ing, &r->lim, r->tenant, r->decompressed_bytes, r->now_ns))
 		return fail(r, 429, "resource_exhausted",
 			    "ingestion rate limit (%g MB/s, burst %g MB) exceeded for tenant %.*s "
 			    "(-distributor.ingestion-rate-limit-mb)",
-			    ing->lim.rate_mb, ing->lim.burst_mb, (int)r->tenant.n, (const char *)r->tenant.p);
+			    r->lim.rate_mb, r->lim.burst_mb, (int)r->tenant.n, (const char *)r->tenant.p);
 	/* The WAL record and the head append happen under one write section, so that a head
 	 * cut never separates a record from its profiles (see store_write_begin). */
 	struct head *head = store_write_begin(ing->store);
@@ -724,7 +738,7 @@ static int commit(struct req *r, uint8_t kind, struct slice query, struct slice 
 		if (head_append(head, r->tenant, s->p, s->items, s->n_items)) {
 			fail(r, 429, "resource_exhausted",
 			     "series limit reached for tenant %.*s (-ingester.max-global-series-per-tenant=%zu)",
-			     (int)r->tenant.n, (const char *)r->tenant.p, ing->lim.max_series);
+			     (int)r->tenant.n, (const char *)r->tenant.p, r->lim.max_series);
 			goto out;
 		}
 	}
@@ -791,7 +805,7 @@ static int push_body(struct req *r, const Push__V1__PushRequest *pr)
 					 NULL, &p))
 				return -1;
 			char err[256];
-			int rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->ing->lim, r->now_ns, !r->replay, err,
+			int rc = ingest_plan_pprof(&r->plan, &r->arena, p, &ls, &r->lim, r->now_ns, !r->replay, err,
 						   sizeof(err));
 			if (rc)
 				return fail(r, 400, "invalid_argument", "%s", err);

@@ -26,6 +26,14 @@ struct ingest_result {
 /** Creates the write path over store and wal (both borrowed; wal may be NULL to keep
  * nothing durable, for tests). lim is copied. */
 struct ingest *ingest_new(struct store *store, struct wal *wal, const struct ingest_limits *lim);
+/** Per-tenant limits: fills *out with the limits of tenant (borrowed for the call). Must
+ * be thread-safe and cheap: it runs once per request and per replayed WAL record. */
+typedef void (*ingest_limits_fn)(void *ctx, struct slice tenant, struct ingest_limits *out);
+
+/** Makes ing take each request's limits from fn(ctx, tenant) (ctx borrowed; must outlive
+ * ing) instead of the copy given to ingest_new. Call before the first request. */
+void ingest_set_limits_fn(struct ingest *ing, ingest_limits_fn fn, void *ctx);
+
 /** Frees it (NULL-safe); head and wal are not touched. */
 void ingest_free(struct ingest *ing);
 

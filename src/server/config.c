@@ -106,6 +106,11 @@ static const struct option_def options[] = {
 	 OFF(max_flamegraph_nodes_default), "8192", "flame graph nodes when a query does not say (0: no limit)"},
 	{"querier.max-flamegraph-nodes-max", "limits.max_flamegraph_nodes_max", OPT_INT, OFF(max_flamegraph_nodes_max),
 	 "1048576", "largest max_nodes a query may ask for (0: no limit)"},
+	{"runtime-config.file", "runtime_config.file", OPT_STRING, OFF(runtime_config_file), "",
+	 "comma-separated YAML files of per-tenant limits (overrides: {<tenant>: {<limits key>: value}}), "
+	 "merged left to right and reloaded while running"},
+	{"runtime-config.reload-period", "runtime_config.period", OPT_DURATION, OFF(runtime_config_period_ns), "10s",
+	 "how often the runtime config files are re-read"},
 };
 
 int config_parse_duration(const char *s, int64_t *out_ns)
@@ -234,6 +239,73 @@ static const struct option_def *option_by_yaml(const char *path)
 		if (options[i].yaml && !strcmp(options[i].yaml, path))
 			return &options[i];
 	return NULL;
+}
+
+static const struct option_def *option_limit(const char *key)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "limits.%s", key);
+	const struct option_def *o = option_by_yaml(path);
+	return o && o->type != OPT_STRING ? o : NULL;
+}
+
+int config_limit_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct option_def *o = option_limit(key);
+	if (!o) {
+		snprintf(err, errlen, "unknown limit %s", key);
+		return EMBER_ENOTFOUND;
+	}
+	return option_set(c, o, value, err, errlen);
+}
+
+/* As Prometheus' model.Duration prints: the largest units first, "0s" for zero. */
+static void format_duration(int64_t ns, char *out, size_t n)
+{
+	static const struct {
+		const char *unit;
+		int64_t ns;
+	} units[] = {{"y", 365 * 86400 * 1000000000LL}, {"w", 7 * 86400 * 1000000000LL}, {"d", 86400 * 1000000000LL},
+		     {"h", 3600 * 1000000000LL},        {"m", 60 * 1000000000LL},          {"s", 1000000000LL},
+		     {"ms", 1000000LL}};
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < EMBER_ARRAY_LEN(units) && ns > 0; i++) {
+		if (ns < units[i].ns)
+			continue;
+		int w = snprintf(out + used, n - used, "%lld%s", (long long)(ns / units[i].ns), units[i].unit);
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+		ns %= units[i].ns;
+	}
+	if (!used)
+		snprintf(out, n, "0s");
+}
+
+int config_limit_format(const struct config *c, const char *key, char *out, size_t n)
+{
+	const struct option_def *o = option_limit(key);
+	if (!o)
+		return EMBER_ENOTFOUND;
+	const void *field = (const char *)c + o->offset;
+	switch (o->type) {
+	case OPT_INT:
+		snprintf(out, n, "%lld", (long long)*(const int64_t *)field);
+		break;
+	case OPT_FLOAT:
+		snprintf(out, n, "%g", *(const double *)field);
+		break;
+	case OPT_BOOL:
+		snprintf(out, n, "%s", *(const bool *)field ? "true" : "false");
+		break;
+	case OPT_DURATION:
+		format_duration(*(const int64_t *)field, out, n);
+		break;
+	case OPT_STRING:
+		return EMBER_ENOTFOUND;
+	}
+	return 0;
 }
 
 /* Walks the YAML document: mappings nest the dotted path, scalars set options. */

@@ -36,6 +36,8 @@ struct config {
 	int64_t max_block_cache_bytes;
 	char *compactor_block_ranges;
 	int64_t compaction_interval_ns, deletion_delay_ns, retention_ns;
+	char *runtime_config_file;       /* per-tenant overrides (server/overrides.h) */
+	int64_t runtime_config_period_ns;
 };
 
 /** Fills c with the defaults (allocates its strings). */
@@ -57,6 +59,16 @@ void config_objstore(const struct config *c, struct objstore_config *out);
 
 /** The ingest limits the settings describe. */
 void config_ingest_limits(const struct config *c, struct ingest_limits *out);
+
+/** Sets one key of the `limits:` block (its YAML name without "limits.", e.g.
+ * "max_label_names_per_series") from its text value, as the YAML file would. Returns 0,
+ * EMBER_ENOTFOUND (not a limits key; message in err) or EMBER_EINVAL (bad value). Never
+ * touches a string field, so a shallow copy of a config may be passed. */
+int config_limit_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) EMBER_WUR;
+
+/** Writes the value of limits key `key` in c as YAML text into out[0..n) (durations as
+ * "1h30m", "0s"). Returns 0, or EMBER_ENOTFOUND for a key that is not a limit. */
+int config_limit_format(const struct config *c, const char *key, char *out, size_t n) EMBER_WUR;
 
 #define CONFIG_MAX_BLOCK_RANGES 16
 

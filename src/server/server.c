@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "server/config.h"
+#include "server/overrides.h"
 #include "server/server.h"
 #include "server/version.h"
 #include "util/log.h"
@@ -78,6 +79,7 @@ static void *cutter_main(void *arg)
  * (the first one right after start), stopped like the cutter. */
 struct compactor {
 	struct store *store;
+	struct overrides *overrides; /* per-tenant retention, read again every round */
 	struct store_compact_options opts;
 	int64_t ranges[CONFIG_MAX_BLOCK_RANGES];
 	int64_t interval_ns;
@@ -94,7 +96,13 @@ static void *compactor_main(void *arg)
 		pthread_mutex_unlock(&c->mu);
 		char err[600];
 		struct store_compact_result r;
-		if (store_compact(c->store, &c->opts, &r, err, sizeof(err)))
+		struct store_retention_override *ro = NULL;
+		c->opts.n_overrides = overrides_retention(c->overrides, &ro);
+		c->opts.overrides = ro;
+		int crc = store_compact(c->store, &c->opts, &r, err, sizeof(err));
+		c->opts.overrides = NULL;
+		overrides_retention_free(ro, c->opts.n_overrides);
+		if (crc)
 			log_error("msg=\"compaction round failed; retrying next round\" err=\"%s\"", err);
 		else if (r.compactions || r.retention_marked || r.deleted)
 			log_info("msg=\"compaction round\" compactions=%zu blocks_compacted=%zu duplicates=%llu "
@@ -139,6 +147,7 @@ int server_main(int argc, char **argv)
 	struct objstore *bucket = NULL;
 	struct store *store = NULL;
 	struct ingest *ingest = NULL;
+	struct overrides *overrides = NULL;
 	struct cutter cutter = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	pthread_t cutter_thread;
 	bool cutter_started = false;
@@ -160,6 +169,19 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(lvl);
+	/* The runtime config (per-tenant limits) is loaded before anything else: a bad one
+	 * stops the start, as in Pyroscope; later a bad edit only keeps the last good one. */
+	overrides = overrides_new(&cfg);
+	if (cfg.runtime_config_file[0]) {
+		if (overrides_load_files(overrides, cfg.runtime_config_file, err, sizeof(err))) {
+			fprintf(stderr, "ember server: %s\n", err);
+			status = 2;
+			goto out;
+		}
+		if (cfg.runtime_config_period_ns > 0 &&
+		    overrides_start(overrides, cfg.runtime_config_file, cfg.runtime_config_period_ns))
+			log_error("msg=\"cannot start the runtime config reloader\"");
+	}
 	log_info("msg=\"starting ember\" version=%s revision=%s target=%s dir=\"%s\"", EMBER_VERSION, EMBER_REVISION,
 		 cfg.target, cfg.storage_dir);
 
@@ -196,13 +218,18 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	ingest = ingest_new(store, wal, &lim);
+	ingest_set_limits_fn(ingest, overrides_ingest_limits, overrides);
 	size_t body_limit = (size_t)(cfg.body_limit_mb * 1024 * 1024);
 	struct api_deps deps = {.store = store, .ingest = ingest, .wal = wal, .multitenancy = cfg.multitenancy,
 				.max_body_bytes = body_limit ? body_limit : (size_t)1 << 30,
 				.max_query_length_ns = cfg.max_query_length_ns,
 				.max_query_lookback_ns = cfg.max_query_lookback_ns,
 				.max_flamegraph_nodes_default = cfg.max_flamegraph_nodes_default,
-				.max_flamegraph_nodes_max = cfg.max_flamegraph_nodes_max};
+				.max_flamegraph_nodes_max = cfg.max_flamegraph_nodes_max,
+				.query_limits_fn = overrides_query_limits,
+				.limits_ctx = overrides,
+				.runtime_config_fn = overrides_yaml,
+				.runtime_config_ctx = overrides};
 	api = api_new(&deps);
 
 	struct http_server_config hc = {
@@ -244,6 +271,7 @@ int server_main(int argc, char **argv)
 		if (config_block_ranges(&cfg, compactor.ranges, CONFIG_MAX_BLOCK_RANGES, &n_ranges, err, sizeof(err)))
 			n_ranges = 0; /* config_check has accepted them already */
 		compactor.store = store;
+		compactor.overrides = overrides;
 		compactor.interval_ns = cfg.compaction_interval_ns;
 		compactor.opts = (struct store_compact_options){.ranges_ns = compactor.ranges, .n_ranges = n_ranges,
 								.deletion_delay_ns = cfg.deletion_delay_ns,
@@ -284,6 +312,7 @@ out:
 	http_server_free(http);
 	api_free(api);
 	ingest_free(ingest);
+	overrides_free(overrides); /* after every thread that reads it */
 	wal_close(wal); /* syncs */
 	store_close(store);
 	objstore_close(bucket);

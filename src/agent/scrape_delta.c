@@ -52,8 +52,15 @@ static void hash_slice(XXH3_state_t *h, struct slice s)
 		XXH3_64bits_update(h, s.p, s.n);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* The identity of a sample across profiles: location addresses and function names
- * (ids differ from one profile to the next) and labels. */
+ * (ids differ from one profile to the next) and labels (key, string or number and
+ * unit, in any order). */
 static uint64_t sample_key(const struct pprof_profile *p, const struct pprof_sample *s)
 {
 	XXH3_state_t *h = XXH3_createState();
@@ -72,11 +79,27 @@ static uint64_t sample_key(const struct pprof_profile *p, const struct pprof_sam
 			XXH3_64bits_update(h, &loc->lines[j].line, sizeof(loc->lines[j].line));
 		}
 	}
+	/* Labels are a set: hash each one, then combine the hashes in sorted order, so
+	 * that the order a profile lists them in does not matter (as in Alloy). */
+	uint64_t small[8], *lh = s->n_labels <= 8 ? small : xcalloc(s->n_labels, sizeof(*lh));
 	for (size_t i = 0; i < s->n_labels; i++) {
-		hash_slice(h, pprof_string(p, s->labels[i].key));
-		hash_slice(h, pprof_string(p, s->labels[i].str));
-		XXH3_64bits_update(h, &s->labels[i].num, sizeof(s->labels[i].num));
+		XXH3_state_t *lhs = XXH3_createState();
+		XXH3_64bits_reset(lhs);
+		hash_slice(lhs, pprof_string(p, s->labels[i].key));
+		hash_slice(lhs, pprof_string(p, s->labels[i].str));
+		XXH3_64bits_update(lhs, &s->labels[i].num, sizeof(s->labels[i].num));
+		hash_slice(lhs, pprof_string(p, s->labels[i].num_unit));
+		lh[i] = XXH3_64bits_digest(lhs);
+		XXH3_freeState(lhs);
 	}
+	if (s->n_labels > 1)
+		qsort(lh, s->n_labels, sizeof(*lh), cmp_u64);
+	uint64_t tag = 0x4c4142; /* "LAB" */
+	XXH3_64bits_update(h, &tag, sizeof(tag));
+	if (s->n_labels)
+		XXH3_64bits_update(h, lh, s->n_labels * sizeof(*lh));
+	if (lh != small)
+		free(lh);
 	uint64_t k = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
 	return k;
@@ -134,7 +157,7 @@ int scrape_delta_apply(struct scrape_delta *d, struct slice in, bool all_cumulat
 			cur[n_cur].v[t] = p.samples[i].values[t];
 		n_cur++;
 	}
-	qsort(cur, n_cur, sizeof(*cur), cmp_key);
+	sort_n(cur, n_cur, sizeof(*cur), cmp_key);
 	size_t w = 0;
 	for (size_t r = 0; r < n_cur; r++) {
 		if (w > 0 && cur[w - 1].key == cur[r].key) {

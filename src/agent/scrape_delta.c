@@ -19,6 +19,7 @@ struct delta_ent {
 
 struct scrape_delta {
 	bool have_prev;
+	int64_t prev_time_nanos; /* time_nanos of the previous profile; 0 = unknown */
 	size_t n_types;
 	struct delta_ent *prev; /* sorted by key */
 	size_t n_prev;
@@ -198,6 +199,9 @@ int scrape_delta_apply(struct scrape_delta *d, struct slice in, bool all_cumulat
 		}
 		free(done);
 		p.n_samples = kept;
+		/* The delta covers the time between the two profiles (Alloy does the same). */
+		if (p.time_nanos > d->prev_time_nanos && d->prev_time_nanos > 0)
+			p.duration_nanos = p.time_nanos - d->prev_time_nanos;
 		pprof_encode(&p, &enc);
 		gzip_deflate(slice_make(enc.p, enc.n), 6, out);
 		*send = true;
@@ -207,6 +211,7 @@ int scrape_delta_apply(struct scrape_delta *d, struct slice in, bool all_cumulat
 	d->n_prev = n_cur;
 	d->n_types = nt;
 	d->have_prev = true;
+	d->prev_time_nanos = p.time_nanos;
 	cur = NULL;
 	n_cur = 0;
 	rc = 0;

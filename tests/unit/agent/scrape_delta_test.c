@@ -45,6 +45,8 @@ static void add_label(struct pprof_builder *b, struct pprof_label *l, size_t *n,
 	(*n)++;
 }
 
+static int64_t build_time_nanos; /* time_nanos of the next built profile */
+
 /* Encodes a profile of types[0..nt) holding s[0..ns). pad adds unused functions and
  * locations first, so that ids differ from a profile built without it; gz gzips it. */
 static void build(struct buf *out, const char *const *types, size_t nt, const struct ts *s, size_t ns, bool pad,
@@ -75,6 +77,7 @@ static void build(struct buf *out, const char *const *types, size_t nt, const st
 	}
 	struct pprof_profile *p = pprof_builder_profile(&b);
 	p->period = 1;
+	p->time_nanos = build_time_nanos;
 	struct buf raw = BUF_INIT;
 	pprof_encode(p, &raw);
 	out->n = 0;
@@ -309,8 +312,10 @@ static void test_reset_sends_nothing(void **state)
 	struct buf in = BUF_INIT, out = BUF_INIT;
 	const struct ts p1[] = {{.stack = {"lock", "main"}, .v = {10, 1000}},
 				{.stack = {"lock", "serve"}, .v = {5, 500}}};
+	build_time_nanos = 1000000000000;
 	build(&in, mutex_types, 2, p1, 2, false, true);
 	assert_false(apply(d, &in, true, &out));
+	build_time_nanos = 0;
 	/* One counter went down (the target restarted), the other up: a reset. */
 	const struct ts p2[] = {{.stack = {"lock", "main"}, .v = {4, 2000}},
 				{.stack = {"lock", "serve"}, .v = {6, 600}}};
@@ -319,10 +324,15 @@ static void test_reset_sends_nothing(void **state)
 	/* The reset's values are the new base. */
 	const struct ts p3[] = {{.stack = {"lock", "main"}, .v = {7, 2500}},
 				{.stack = {"lock", "serve"}, .v = {6, 600}}};
+	build_time_nanos = 1015000000000;
 	build(&in, mutex_types, 2, p3, 2, false, true);
+	build_time_nanos = 0;
 	assert_true(apply(d, &in, true, &out));
 	struct dec x;
 	decode(&x, &out);
+	/* p2 had no time: the duration is unknown, not 15 s */
+	assert_int_equal(x.p.time_nanos, 1015000000000);
+	assert_int_equal(x.p.duration_nanos, 0);
 	assert_int_equal(x.p.n_samples, 1);
 	assert_values(find(&x, "lock", NULL, -1), (const int64_t[]){3, 500}, 2);
 	dec_release(&x);
@@ -350,6 +360,7 @@ static void test_series_independent(void **state)
 	struct scrape_delta *a = scrape_delta_new(), *b = scrape_delta_new();
 	struct buf in = BUF_INIT, out = BUF_INIT;
 	const struct ts s1[] = {{.stack = {"lock", "main"}, .v = {10, 100}}};
+	build_time_nanos = 2000000000000;
 	const struct ts s2[] = {{.stack = {"lock", "main"}, .v = {15, 150}}};
 	const struct ts s3[] = {{.stack = {"lock", "main"}, .v = {40, 400}}};
 	build(&in, mutex_types, 2, s1, 1, false, true);
@@ -357,10 +368,13 @@ static void test_series_independent(void **state)
 	build(&in, mutex_types, 2, s2, 1, false, true);
 	/* b has seen nothing: its first profile sends nothing even though a has history */
 	assert_false(apply(b, &in, true, &out));
+	build_time_nanos = 2015000000000;
 	build(&in, mutex_types, 2, s3, 1, false, true);
+	build_time_nanos = 0;
 	assert_true(apply(a, &in, true, &out));
 	struct dec x;
 	decode(&x, &out);
+	assert_int_equal(x.p.duration_nanos, 15000000000); /* the two fetches were 15 s apart */
 	assert_values(find(&x, "lock", NULL, -1), (const int64_t[]){30, 300}, 2); /* against s1 */
 	dec_release(&x);
 	assert_true(apply(b, &in, true, &out));

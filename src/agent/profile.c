@@ -458,7 +458,7 @@ static void save_referenced(struct profiler *p, int stacks_fd, uint32_t drained,
 	p->n_saved = n_keep;
 	p->cap_saved = cap_keep;
 	if (p->n_saved)
-		qsort(p->saved, p->n_saved, sizeof(*p->saved), saved_cmp);
+		sort_n(p->saved, p->n_saved, sizeof(*p->saved), saved_cmp);
 }
 
 int profiler_drain(struct profiler *p, void (*cb)(void *ctx, const struct profiler_sample *s), void *ctx)

@@ -59,7 +59,7 @@ static int cmp_entry(const void *a, const void *b)
 void symtab_finish(struct symtab *t)
 {
 	if (t->n > 1)
-		qsort(t->e, t->n, sizeof(*t->e), cmp_entry);
+		sort_n(t->e, t->n, sizeof(*t->e), cmp_entry);
 	size_t w = 0;
 	for (size_t r = 0; r < t->n; r++) {
 		if (w > 0 && t->e[w - 1].addr == t->e[r].addr &&

@@ -64,7 +64,7 @@ static char **string_set_sorted(struct string_set *s, struct arena *a, size_t *n
 	size_t m = s->tab.n - 1;
 	struct slice *v = arena_alloc(a, (m + 1) * sizeof(*v));
 	memcpy(v, s->tab.strs + 1, m * sizeof(*v));
-	qsort(v, m, sizeof(*v), slice_ptr_cmp);
+	sort_n(v, m, sizeof(*v), slice_ptr_cmp);
 	char **out = arena_alloc(a, (m + 1) * sizeof(*out));
 	for (size_t i = 0; i < m; i++)
 		out[i] = arena_strndup(a, (const char *)v[i].p, v[i].n);
@@ -274,7 +274,7 @@ static void series(struct api *api, struct connect_call *c, const struct tenants
 				   collect_series, &sc);
 	selector_list_free(sels, in->n_matchers);
 	idset_release(&sc.seen);
-	qsort(sc.sets, sc.n, sizeof(*sc.sets), labels_ptr_cmp);
+	sort_n(sc.sets, sc.n, sizeof(*sc.sets), labels_ptr_cmp);
 	Querier__V1__SeriesResponse out = QUERIER__V1__SERIES_RESPONSE__INIT;
 	out.labels_set = arena_alloc(a, (sc.n + 1) * sizeof(*out.labels_set));
 	for (size_t i = 0; i < sc.n; i++) {
@@ -465,18 +465,18 @@ static void select_series(struct api *api, struct connect_call *c, const struct 
 	selector_free(sel);
 	idset_release(&sc.index);
 	if (in->limit > 0 && (size_t)in->limit < sc.n) {
-		qsort(sc.series, sc.n, sizeof(*sc.series), series_total_desc);
+		sort_n(sc.series, sc.n, sizeof(*sc.series), series_total_desc);
 		for (size_t i = (size_t)in->limit; i < sc.n; i++)
 			free(sc.series[i].pts);
 		sc.n = (size_t)in->limit;
 	}
-	qsort(sc.series, sc.n, sizeof(*sc.series), series_labels_cmp);
+	sort_n(sc.series, sc.n, sizeof(*sc.series), series_labels_cmp);
 	Querier__V1__SelectSeriesResponse out = QUERIER__V1__SELECT_SERIES_RESPONSE__INIT;
 	out.series = arena_alloc(a, (sc.n + 1) * sizeof(*out.series));
 	bool avg = in->aggregation == TYPES__V1__TIME_SERIES_AGGREGATION_TYPE__TIME_SERIES_AGGREGATION_TYPE_AVERAGE;
 	for (size_t i = 0; i < sc.n; i++) {
 		struct series_acc *s = &sc.series[i];
-		qsort(s->pts, s->n, sizeof(*s->pts), point_cmp);
+		sort_n(s->pts, s->n, sizeof(*s->pts), point_cmp);
 		Types__V1__Series *m = arena_alloc(a, sizeof(*m));
 		types__v1__series__init(m);
 		m->labels = label_pairs(a, &s->labels);

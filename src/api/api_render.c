@@ -422,7 +422,7 @@ void api_render(struct api *api, struct http_request *req, struct http_response 
 		order = xmalloc((n + 1) * sizeof(*order));
 		for (size_t i = 0; i < n; i++)
 			order[i] = (uint32_t)(i + 1);
-		qsort_r(order, n, sizeof(*order), key_cmp, &rs.keys);
+		sort_r_n(order, n, sizeof(*order), key_cmp, &rs.keys);
 		buf_append_byte(b, '{');
 		for (size_t i = 0; i < n; i++) {
 			struct slice k = strtab_get(&rs.keys, order[i]);
@@ -590,7 +590,7 @@ void api_label_values(struct api *api, struct http_request *req, struct http_res
 	size_t n = vc.set.n - 1;
 	struct slice *v = xmalloc((n + 1) * sizeof(*v));
 	memcpy(v, vc.set.strs + 1, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), slice_qcmp);
+	sort_n(v, n, sizeof(*v), slice_qcmp);
 	struct buf *b = &resp->body;
 	b->n = 0;
 	buf_append_byte(b, '[');

@@ -634,7 +634,7 @@ static void print_tree(const struct flame *f, enum unit_kind u, int64_t min_tota
 		nvis = nk;
 		uint32_t hidden_n = nd->n_children - (uint32_t)nvis;
 		sort_flame = f;
-		qsort(kids, nk, sizeof(uint32_t), by_total_desc);
+		sort_n(kids, nk, sizeof(uint32_t), by_total_desc);
 		uint32_t cd = it.depth + 1 > FLAME_MAX_LEVELS ? FLAME_MAX_LEVELS : it.depth + 1;
 		XGROW(stack, scap, sp + nk + 1);
 		/* Pushed in reverse: the hidden line last on screen, so first on the stack. */

@@ -50,7 +50,7 @@ static size_t sample_series_labels(const struct pprof_profile *p, const struct p
 		out[n].value = pprof_string(p, l->str);
 		n++;
 	}
-	qsort(out, n, sizeof(*out), pair_cmp);
+	sort_n(out, n, sizeof(*out), pair_cmp);
 	/* A repeated key keeps its first value. */
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)

@@ -16,7 +16,7 @@ void labels_sort(struct labels *ls)
 	 * sorted; it is stable and allocation-free. For a hostile, huge, unvalidated set it
 	 * degrades to O(n^2), so fall back to qsort past a size where that matters. */
 	if (ls->n > 64) {
-		qsort(ls->v, ls->n, sizeof(*ls->v),
+		sort_n(ls->v, ls->n, sizeof(*ls->v),
 		      (int (*)(const void *, const void *))label_cmp);
 		return;
 	}

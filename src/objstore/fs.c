@@ -369,7 +369,7 @@ static int fs_list(struct objstore *os, const char *prefix, objstore_list_fn fn,
 	int rc = walk_dir(&w, buf_cstr(&dir), &kp);
 	if (rc == 0) {
 		if (w.n)
-			qsort(w.v, w.n, sizeof(*w.v), entry_cmp);
+			sort_n(w.v, w.n, sizeof(*w.v), entry_cmp);
 		for (size_t i = 0; i < w.n && rc == 0; i++)
 			rc = fn(ctx, w.v[i].key, w.v[i].size);
 	}

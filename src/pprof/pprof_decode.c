@@ -808,7 +808,7 @@ static int idmap_build(struct pprof_idmap *m, struct arena *a, const void *base,
 		if (id)
 			s[k++] = (struct pprof_idpair){id, i};
 	}
-	qsort(s, k, sizeof(*s), cmp_pair);
+	sort_n(s, k, sizeof(*s), cmp_pair);
 	size_t w = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (w && s[w - 1].id == s[i].id) {

@@ -135,7 +135,7 @@ void ftree_finish(struct ftree *t)
 	for (size_t p = 0; p < t->n; p++) {
 		size_t a = start[p], b = start[p + 1];
 		if (b - a > 1)
-			qsort_r(order + a, b - a, sizeof(uint32_t), child_name_cmp, t);
+			sort_r_n(order + a, b - a, sizeof(uint32_t), child_name_cmp, t);
 		t->nodes[p].first_child = b > a ? order[a] : 0;
 		for (size_t k = a; k < b; k++)
 			t->nodes[order[k]].next_sibling = k + 1 < b ? order[k + 1] : 0;

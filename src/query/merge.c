@@ -92,7 +92,7 @@ static void merge_done(void *ctx)
 	struct merge_run *m = ctx;
 	for (size_t i = 0; i < m->n_parts; i++) {
 		struct part_acc *p = &m->parts[i];
-		qsort(p->touched, p->n_touched, sizeof(uint32_t), u32_cmp);
+		sort_n(p->touched, p->n_touched, sizeof(uint32_t), u32_cmp);
 		int64_t *vals = xmalloc((p->n_touched + 1) * sizeof(int64_t));
 		for (size_t k = 0; k < p->n_touched; k++) {
 			vals[k] = p->values[p->touched[k]];

@@ -111,7 +111,7 @@ size_t summary_functions(const struct ftree *t, struct summary_function **out)
 			v[k].self_share = share(fs.self[i], total);
 			k++;
 		}
-		qsort(v, n, sizeof(*v), function_cmp);
+		sort_n(v, n, sizeof(*v), function_cmp);
 	}
 	fstats_release(&fs);
 	*out = v;
@@ -275,7 +275,7 @@ void summary_dot(const struct ftree *t, size_t max_nodes, const char *title, str
 		if (fs.present[i])
 			nodes[n++] = (struct dot_node){i, fs.self[i], fs.total[i]};
 	fstats_release(&fs);
-	qsort(nodes, n, sizeof(*nodes), dot_node_cmp);
+	sort_n(nodes, n, sizeof(*nodes), dot_node_cmp);
 	size_t kept = EMBER_MIN(n, max_nodes);
 	int32_t *dot_id = xmalloc((t->names.n + 1) * sizeof(*dot_id)); /* name -> N<id>, -1 = dropped */
 	for (size_t i = 0; i < t->names.n; i++)
@@ -319,7 +319,7 @@ void summary_dot(const struct ftree *t, size_t max_nodes, const char *title, str
 	struct dot_edge *e;
 	size_t ne = dot_edges(t, &e);
 	if (ne)
-		qsort(e, ne, sizeof(*e), dot_edge_cmp);
+		sort_n(e, ne, sizeof(*e), dot_edge_cmp);
 	for (size_t i = 0; i < ne; i++) {
 		int32_t a = dot_id[e[i].from], b = dot_id[e[i].to];
 		if (a < 0 || b < 0)

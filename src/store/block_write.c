@@ -320,7 +320,7 @@ int block_write(const char *dir, const struct block_source *src, struct block_me
 			strs[n_strs++] = ls->v[k].value;
 		}
 	}
-	qsort(strs, n_strs, sizeof(*strs), slice_qcmp);
+	sort_n(strs, n_strs, sizeof(*strs), slice_qcmp);
 	size_t u = 0;
 	for (size_t i = 0; i < n_strs; i++)
 		if (!u || !slice_eq(strs[u - 1], strs[i]))
@@ -370,7 +370,7 @@ int block_write(const char *dir, const struct block_source *src, struct block_me
 		buf_append_uvarint(&raw, so[i].len);
 	}
 	/* Postings: name -> value -> ascending series ids (delta-coded). */
-	qsort(tr, n_tr, sizeof(*tr), triple_cmp);
+	sort_n(tr, n_tr, sizeof(*tr), triple_cmp);
 	size_t n_names = 0;
 	for (size_t i = 0; i < n_tr; i++)
 		n_names += !i || tr[i].name != tr[i - 1].name;

@@ -229,7 +229,7 @@ static int scan_series(void *ctx, const struct block_scan_series *s)
 		}
 		/* Remapped ids are no longer ascending; distinct source nodes stay distinct (the
 		 * map is injective within a partition), but equal ids are summed to be safe. */
-		qsort(m->pairs, n, sizeof(*m->pairs), pair_cmp);
+		sort_n(m->pairs, n, sizeof(*m->pairs), pair_cmp);
 		uint32_t u = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			if (u && m->pairs[u - 1].id == m->pairs[i].id)
@@ -361,12 +361,12 @@ int compact_blocks(struct block *const *srcs, size_t n, const struct compact_opt
 	rank = xmalloc((m.n_series + 1) * sizeof(*rank));
 	for (size_t i = 0; i < m.n_series; i++)
 		order[i] = (uint32_t)i;
-	qsort_r(order, m.n_series, sizeof(*order), series_cmp, &m);
+	sort_r_n(order, m.n_series, sizeof(*order), series_cmp, &m);
 	for (size_t i = 0; i < m.n_series; i++)
 		rank[order[i]] = (uint32_t)i;
 	for (size_t i = 0; i < m.n_profs; i++)
 		m.profs[i].series = rank[m.profs[i].series];
-	qsort_r(m.profs, m.n_profs, sizeof(*m.profs), prof_cmp, &m);
+	sort_r_n(m.profs, m.n_profs, sizeof(*m.profs), prof_cmp, &m);
 	size_t kept = 0;
 	for (size_t i = 0; i < m.n_profs; i++)
 		if (!kept || prof_cmp(&m.profs[kept - 1], &m.profs[i], &m) != 0)
@@ -383,7 +383,7 @@ int compact_blocks(struct block *const *srcs, size_t n, const struct compact_opt
 		for (size_t k = 0; k < bm->n_sources; k++)
 			memcpy(sources[ns++], bm->sources[k], BLOCK_ULID_LEN + 1);
 	}
-	qsort(sources, ns, sizeof(*sources), src_cmp);
+	sort_n(sources, ns, sizeof(*sources), src_cmp);
 	size_t us = 0;
 	for (size_t i = 0; i < ns; i++)
 		if (!us || memcmp(sources[us - 1], sources[i], BLOCK_ULID_LEN) != 0)

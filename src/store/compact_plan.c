@@ -50,7 +50,7 @@ void compact_plan(const struct compact_plan_block *blocks, size_t n, const int64
 	for (size_t i = 0; i < n; i++)
 		ord[i] = i;
 	struct order_ctx oc = {blocks};
-	qsort_r(ord, n, sizeof(*ord), by_min, &oc);
+	sort_r_n(ord, n, sizeof(*ord), by_min, &oc);
 
 	/* 1. Overlaps: a sweep by min time; a block starting at or before the group's
 	 * largest max joins it (inclusive ranges: touching at one instant overlaps). */

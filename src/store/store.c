@@ -566,7 +566,7 @@ static void trim_block_cache(struct store *st)
 	struct store_block **order = xmalloc((st->n_blocks + 1) * sizeof(*order));
 	for (size_t i = 0; i < st->n_blocks; i++)
 		order[i] = &st->blocks[i];
-	qsort(order, st->n_blocks, sizeof(*order), last_used_cmp);
+	sort_n(order, st->n_blocks, sizeof(*order), last_used_cmp);
 	total = block_cache_total(st);
 	for (size_t i = 0; i < st->n_blocks && total > budget; i++) {
 		size_t had = block_cache_bytes(order[i]->b);
@@ -1061,7 +1061,7 @@ int store_compact(struct store *st, const struct store_compact_options *o, struc
 		if (!seen)
 			tenants[n_tenants++] = list[i].tenant;
 	}
-	qsort(tenants, n_tenants, sizeof(*tenants), tenant_cmp);
+	sort_n(tenants, n_tenants, sizeof(*tenants), tenant_cmp);
 	struct block **srcs = xcalloc(n + 1, sizeof(*srcs));
 	struct compact_plan_block *pb = xcalloc(n + 1, sizeof(*pb));
 	size_t *pidx = xcalloc(n + 1, sizeof(*pidx));

@@ -312,7 +312,7 @@ static int list_segments(struct wal *w, uint64_t **out, size_t *count)
 	}
 	closedir(d);
 	if (n > 1)
-		qsort(segs, n, sizeof(*segs), cmp_u64);
+		sort_n(segs, n, sizeof(*segs), cmp_u64);
 	*out = segs;
 	*count = n;
 	return 0;

@@ -49,6 +49,20 @@ char *xasprintf(const char *fmt, ...) EMBER_PRINTF(1, 2);
 void xgrow(void **array, size_t *cap, size_t need, size_t elem_size);
 #define XGROW(arr, cap, need) xgrow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
+/** qsort / qsort_r that accept an empty array with a NULL base (qsort itself must not be
+ * given NULL, even for zero elements). */
+static inline void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+static inline void sort_r_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
+			    void *ctx)
+{
+	if (n > 1)
+		qsort_r(base, n, size, cmp, ctx);
+}
+
 /** A borrowed byte range. Does not own its bytes. */
 struct slice {
 	const uint8_t *p;

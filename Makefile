@@ -143,7 +143,7 @@ ui-test: $(BUILD)/ember
 	@EMBER_BIN=$(abspath $(BUILD)/ember) node tests/ui/run.js
 
 # The threaded modules' tests, also under ThreadSanitizer.
-TSAN_TESTS := http/server_test store/wal_test store/head_test util/metrics_test objstore/fs_test store/block_test
+TSAN_TESTS := http/server_test store/wal_test store/head_test util/metrics_test objstore/fs_test store/block_test server/overrides_test
 
 test: $(DEPS_OK)
 	$(MAKE) SANITIZE=address,undefined BUILD=build-asan all unit

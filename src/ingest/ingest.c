@@ -735,7 +735,7 @@ static int commit(struct req *r, uint8_t kind, struct slice query, struct slice 
 	}
 	for (size_t i = 0; i < r->plan.n_sources; i++) {
 		const struct ingest_source *s = &r->plan.sources[i];
-		if (head_append(head, r->tenant, s->p, s->items, s->n_items)) {
+		if (head_append_limited(head, r->tenant, s->p, s->items, s->n_items, r->lim.max_series)) {
 			fail(r, 429, "resource_exhausted",
 			     "series limit reached for tenant %.*s (-ingester.max-global-series-per-tenant=%zu)",
 			     (int)r->tenant.n, (const char *)r->tenant.p, r->lim.max_series);

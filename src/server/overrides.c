@@ -28,6 +28,7 @@ static const char *const per_tenant_keys[] = {
 	"max_query_lookback",
 	"max_flamegraph_nodes_default",
 	"max_flamegraph_nodes_max",
+	"max_global_series_per_tenant",
 };
 
 /* Limits keys Ember knows but applies only server-wide: an override of them would be
@@ -35,7 +36,6 @@ static const char *const per_tenant_keys[] = {
 static const struct {
 	const char *key, *why;
 } server_wide_keys[] = {
-	{"max_global_series_per_tenant", "the head enforces one series limit for every tenant"},
 	{"ingestion_body_limit_mb", "the HTTP server caps request bodies before the tenant is known"},
 };
 

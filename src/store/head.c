@@ -442,6 +442,12 @@ static void append_one(struct head *h, struct head_tenant *t, struct import *im,
 int head_append(struct head *h, struct slice tenant, const struct pprof_profile *src,
 		const struct head_append_item *items, size_t n)
 {
+	return head_append_limited(h, tenant, src, items, n, h->lim.max_series);
+}
+
+int head_append_limited(struct head *h, struct slice tenant, const struct pprof_profile *src,
+			const struct head_append_item *items, size_t n, size_t max_series)
+{
 	if (!n)
 		return 0;
 	struct head_tenant *t = tenant_find(h, tenant, true);
@@ -463,7 +469,7 @@ int head_append(struct head *h, struct slice tenant, const struct pprof_profile 
 			missing += !dup;
 		}
 	}
-	if (h->lim.max_series && t->n_series + missing > h->lim.max_series)
+	if (max_series && t->n_series + missing > max_series)
 		goto out;
 
 	uint32_t part = partition_for(t, labels_get(items[0].labels, LABEL_SERVICE_NAME));

@@ -44,6 +44,9 @@ void head_free(struct head *h);
  * would be passed (nothing is appended then). */
 int head_append(struct head *h, struct slice tenant, const struct pprof_profile *src,
 		const struct head_append_item *items, size_t n) EMBER_WUR;
+/** head_append with the tenant's own series limit (0 = unlimited) instead of the head's. */
+int head_append_limited(struct head *h, struct slice tenant, const struct pprof_profile *src,
+			const struct head_append_item *items, size_t n, size_t max_series) EMBER_WUR;
 
 /* ---- reading ----------------------------------------------------------------------- */
 

@@ -89,7 +89,7 @@ c.eq(stack_query(s, "A", 2)[0], 200, "before the edit, A may query 2h")
 
 # 2. Edit the file while the server runs.
 write(rc, "overrides:\n  A:\n    compactor_blocks_retention_period: 1h\n    max_label_names_per_series: 3\n"
-          "    reject_older_than: 10m\n    max_query_length: 1h\n")
+          "    reject_older_than: 10m\n    max_query_length: 1h\n  C:\n    max_global_series_per_tenant: 2\n")
 c.true(wait_until(lambda: "max_label_names_per_series: 3\n" in runtime_config(s), 5),
        "the edit shows in /runtime_config within the reload period")
 st, body, _ = s.ingest(f"{many}&from={now}", b"main;work 1\n", tenant="A")
@@ -108,6 +108,10 @@ c.eq(st, 400, "A: a 2h stack query is over its max_query_length of 1h")
 c.true(b"1h" in body, f"the message gives the limit ({body[:200]!r})")
 c.eq(stack_query(s, "B", 2)[0], 200, "B: the same query passes (server default 24h)")
 c.eq(stack_query(s, "A|B", 2)[0], 400, "A|B: the smallest positive limit of the two applies")
+# Tenant C may have 2 series (a folded profile makes one series per profile type).
+codes = [s.ingest(f"name=svc{i}.cpu&from={now}", b"main;work 1\n", tenant="C")[0] for i in range(3)]
+c.eq(codes, [200, 200, 429], "C: a third series is over its max_global_series_per_tenant of 2")
+c.eq(s.ingest(f"name=svc9.cpu&from={now}", b"main;work 1\n", tenant="B")[0], 200, "B keeps the server's series limit")
 
 # 3. A broken edit is logged and the last good overrides stay.
 write(rc, "overrides:\n  A:\n    max_label_names_per_series: 3\n    no_such_limit: 1\n")

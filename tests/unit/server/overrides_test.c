@@ -113,8 +113,8 @@ static void test_errors(void **state)
 	(void)state;
 	expect_error("overrides:\n  a:\n    max_labels_per_series: 3\n", "unknown limit max_labels_per_series");
 	expect_error("overrides:\n  a:\n    max_labels_per_series: 3\n", "tenant a");
-	expect_error("overrides:\n  a:\n    max_global_series_per_tenant: 3\n",
-		     "max_global_series_per_tenant cannot be overridden per tenant");
+	expect_error("overrides:\n  a:\n    ingestion_body_limit_mb: 3\n",
+		     "ingestion_body_limit_mb cannot be overridden per tenant");
 	expect_error("overrides:\n  a:\n    reject_older_than: soon\n", "invalid value soon for limit reject_older_than");
 	expect_error("overrides:\n  a:\n    max_label_name_length: -1\n", "max_label_name_length");
 	expect_error("overrides:\n  a:\n    max_label_name_length: [1]\n", "needs a single value");

@@ -50,7 +50,7 @@ assert st == 200, body
 s.stop()
 s.start()  # blocks only: nothing left in the WAL
 req = {"profileTypeID": TYPE, "labelSelector": '{service_name="wide"}', "start": str(base * 1000),
-       "end": str(end_s * 1000 + 1000)}
+       "end": str(end_s * 1000)}
 walls = []
 for _ in range(3):
     t0 = time.time()

@@ -1,7 +1,7 @@
 /* blocks: `ember blocks` (see blocks.h). Every subcommand reads the bucket through
- * objstore, so a data directory and an S3 bucket look the same; blocks that must be read
- * whole (inspect, verify) are opened in place on the filesystem backend and downloaded to
- * a temporary directory from S3. `compact` opens the store like the server does (the
+ * objstore, so a data directory and an S3 bucket look the same; blocks (inspect, verify)
+ * are opened in place: the directory on the filesystem backend, the objects on S3 (read by
+ * ranged GETs, nothing is downloaded to disk). `compact` opens the store like the server does (the
  * server must be stopped) and runs one store_compact round for one tenant. */
 #include <dirent.h>
 #include <stdarg.h>
@@ -170,52 +170,18 @@ static int cmd_ls(struct bopts *b)
 
 static const char *const FILES[] = {"meta.json", "index", "symbols", "profiles"};
 
-/* A local directory holding the block: in place on the filesystem backend, else a
- * download into a new temporary directory (*tmp set; the caller removes it). */
-static int local_copy(struct bopts *b, const struct found *f, char *path, size_t n, char **tmp)
+/* Opens a block where it is: the directory on the filesystem backend, in place in the
+ * bucket (meta.json and index now, the rest by ranged GETs) on S3. prefix receives the
+ * bucket key prefix, path the local directory (filesystem only). */
+static int open_found(struct bopts *b, const struct found *f, struct block **blk, char *path, size_t n, char *err,
+		      size_t errlen)
 {
-	*tmp = NULL;
 	if (!b->remote) {
 		snprintf(path, n, "%s/blocks/%s/%s", b->dir, f->tenant, f->ulid);
-		return 0;
+		return block_open(path, blk, err, errlen);
 	}
-	char tmpl[] = "/tmp/ember-blocks-XXXXXX";
-	if (!mkdtemp(tmpl)) {
-		fprintf(stderr, "ember blocks: mkdtemp: %s\n", strerror(errno));
-		return EMBER_EIO;
-	}
-	*tmp = xstrdup(tmpl);
-	snprintf(path, n, "%s/%s", tmpl, f->ulid);
-	mkdir(path, 0700);
-	for (size_t i = 0; i < EMBER_ARRAY_LEN(FILES); i++) {
-		char key[512];
-		snprintf(key, sizeof(key), "blocks/%s/%s/%s", f->tenant, f->ulid, FILES[i]);
-		struct buf data = BUF_INIT;
-		int rc = objstore_get(b->bucket, key, &data);
-		if (rc == EMBER_ENOTFOUND) {
-			buf_release(&data);
-			continue; /* reported by the reader as a missing file */
-		}
-		char *file = xasprintf("%s/%s", path, FILES[i]);
-		FILE *fp = rc ? NULL : fopen(file, "wb");
-		bool ok = fp && fwrite(data.p, 1, data.n, fp) == data.n;
-		if (fp)
-			ok = fclose(fp) == 0 && ok;
-		if (!ok)
-			fprintf(stderr, "ember blocks: downloading %s: %s\n", key, rc ? objstore_errmsg() : strerror(errno));
-		free(file);
-		buf_release(&data);
-		if (!ok)
-			return EMBER_EIO;
-	}
-	return 0;
-}
-
-static void drop_copy(char *tmp)
-{
-	if (tmp && mark_rm_rf(tmp))
-		fprintf(stderr, "ember blocks: cannot remove %s\n", tmp);
-	free(tmp);
+	snprintf(path, n, "blocks/%s/%s", f->tenant, f->ulid);
+	return block_open_remote(b->bucket, path, blk, err, errlen);
 }
 
 static const struct found *find_block(const struct found_list *fl, const char *ulid)
@@ -236,7 +202,6 @@ static int cmd_inspect(struct bopts *b)
 	if (list_blocks(b, &fl))
 		return EXIT_FAIL;
 	int status = EXIT_FAIL;
-	char *tmp = NULL;
 	struct block *blk = NULL;
 	const struct found *f = find_block(&fl, b->pos[0]);
 	if (!f) {
@@ -244,9 +209,7 @@ static int cmd_inspect(struct bopts *b)
 		goto out;
 	}
 	char path[4096], err[600];
-	if (local_copy(b, f, path, sizeof(path), &tmp))
-		goto out;
-	if (block_open(path, &blk, err, sizeof(err))) {
+	if (open_found(b, f, &blk, path, sizeof(path), err, sizeof(err))) {
 		fprintf(stderr, "ember blocks inspect: %s: %s\n", f->ulid, err);
 		goto out;
 	}
@@ -268,9 +231,11 @@ static int cmd_inspect(struct bopts *b)
 	for (size_t i = 0; i < EMBER_ARRAY_LEN(FILES); i++) {
 		char *file = xasprintf("%s/%s", path, FILES[i]);
 		struct stat sb;
+		uint64_t size;
 		table_cell(&t, "%s", FILES[i]);
-		if (stat(file, &sb) == 0)
-			table_cell(&t, "%lld", (long long)sb.st_size);
+		if (b->remote ? objstore_stat(b->bucket, file, &size) == 0
+			      : (stat(file, &sb) == 0 && (size = (uint64_t)sb.st_size, true)))
+			table_cell(&t, "%llu", (unsigned long long)size);
 		else
 			table_cell(&t, "missing");
 		free(file);
@@ -307,7 +272,6 @@ static int cmd_inspect(struct bopts *b)
 	status = 0;
 out:
 	block_close(blk);
-	drop_copy(tmp);
 	free(fl.v);
 	return status;
 }
@@ -330,11 +294,14 @@ static int cmd_verify(struct bopts *b)
 		fprintf(stderr, "verifying %zu/%zu: %s/%s (%llu bytes)\n", i + 1, total, f->tenant, f->ulid,
 			(unsigned long long)f->bytes);
 		char path[4096], err[600] = "";
-		char *tmp = NULL;
-		int rc = local_copy(b, f, path, sizeof(path), &tmp);
-		if (!rc)
+		int rc;
+		if (b->remote) {
+			snprintf(path, sizeof(path), "blocks/%s/%s", f->tenant, f->ulid);
+			rc = block_verify_remote(b->bucket, path, err, sizeof(err));
+		} else {
+			snprintf(path, sizeof(path), "%s/blocks/%s/%s", b->dir, f->tenant, f->ulid);
 			rc = block_verify(path, err, sizeof(err));
-		drop_copy(tmp);
+		}
 		if (rc) {
 			printf("BAD %s/%s: %s\n", f->tenant, f->ulid, err[0] ? err : ember_strerror(rc));
 			status = EXIT_FAIL;

@@ -87,6 +87,19 @@ struct block;
  * first use. Returns 0, EMBER_ENOTFOUND, EMBER_ECORRUPT or EMBER_EIO (message in err). */
 int block_open(const char *path, struct block **out, char *err, size_t errlen) EMBER_WUR;
 
+struct objstore;
+
+/** Opens the block whose files are the objects `<prefix>/meta.json`, `<prefix>/index`,
+ * `<prefix>/symbols` and `<prefix>/profiles` of os (e.g. prefix "blocks/anonymous/<ULID>"),
+ * without downloading it: meta.json and the index are read whole now (objstore_get), and
+ * symbols and profiles later, section by section, with ranged GETs (objstore_get_range)
+ * when a query needs them, with every check block_open makes (the bucket is untrusted
+ * too). os is borrowed and must outlive the block. Returns 0, EMBER_ENOTFOUND (no
+ * meta.json under prefix), EMBER_ECORRUPT, EMBER_EIO (objstore failure, its message in
+ * err) or EMBER_EINVAL (prefix is not a valid key). */
+int block_open_remote(struct objstore *os, const char *prefix, struct block **out, char *err,
+		      size_t errlen) EMBER_WUR;
+
 /** The block's meta (owned by the block). */
 const struct block_meta *block_meta(const struct block *b);
 
@@ -140,12 +153,14 @@ struct slice block_partition_service(const struct block *b, size_t i, uint64_t *
 size_t block_label_name_count(const struct block *b);
 struct slice block_label_name(const struct block *b, size_t i, size_t *n_values);
 
-/** The block directory's path (owned by the block). */
+/** The block directory's path, or for a remote block its key prefix (owned by the block). */
 const char *block_path(const struct block *b);
 
 /** Reads every file of the block completely and checks every checksum and bound: 0, or
  * EMBER_ECORRUPT/EMBER_EIO with the file name and reason in err. */
 int block_verify(const char *path, char *err, size_t errlen) EMBER_WUR;
+/** block_verify over a block in a bucket (see block_open_remote), read by ranges. */
+int block_verify_remote(struct objstore *os, const char *prefix, char *err, size_t errlen) EMBER_WUR;
 
 /** Bytes of the symbol tables this block has loaded and keeps cached. */
 size_t block_cache_bytes(struct block *b);

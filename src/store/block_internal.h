@@ -158,6 +158,32 @@ int block__parse_series(struct slice raw, uint32_t series, uint64_t n_profiles, 
 			size_t n_nodes, struct block_series_data *out, char *err, size_t errlen) EMBER_WUR;
 void block__series_data_release(struct block_series_data *d);
 
+/* ---- where a block's bytes come from --------------------------------------------------- */
+
+/** How the reader gets a block's files: a local directory (block_open) or objects in a
+ * bucket (block_open_remote). Every function may be called from several threads at once;
+ * messages in err are "<file>: <reason>". A missing file is EMBER_ECORRUPT (except a
+ * missing meta.json in a bucket, EMBER_ENOTFOUND: no such block); other failures are
+ * EMBER_EIO. */
+struct block_source_io {
+	/** The whole file into out (replaced); above max bytes is EMBER_ECORRUPT. */
+	int (*read_whole)(void *ctx, const char *file, size_t max, struct buf *out, char *err, size_t errlen);
+	/** The file's size in bytes. */
+	int (*size)(void *ctx, const char *file, uint64_t *size, char *err, size_t errlen);
+	/** Exactly bytes [off, off+len) of the file into out (replaced); fewer is
+	 * EMBER_ECORRUPT ("<file>: short read"). */
+	int (*read_at)(void *ctx, const char *file, uint64_t off, uint64_t len, struct buf *out, char *err,
+		       size_t errlen);
+	/** Frees ctx (called once, by block_close or a failed open). */
+	void (*close)(void *ctx);
+	void *ctx;
+};
+
+/** Opens a block whose bytes come through io (its ctx is owned by the block from now on,
+ * even on failure); name is what block_path returns. As block_open otherwise. */
+int block__open_io(const struct block_source_io *io, const char *name, struct block **out, char *err,
+		   size_t errlen) EMBER_WUR;
+
 /** Counters of what a block read from its lazily loaded files (for tests). */
 struct block_io_stats {
 	size_t symbol_sections, profile_sections; /* sections read and decoded */

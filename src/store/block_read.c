@@ -1,70 +1,81 @@
 /* block_read: opening a block (meta.json and index eagerly), lazy loading of partition
- * symbols (cached for the block's life) and per-series profile sections (read with
- * pread when a query needs them), selection, and verification. */
+ * symbols (cached for the block's life) and per-series profile sections (read when a query
+ * needs them), selection, and verification. The bytes come through a struct
+ * block_source_io: a local directory (pread) or a bucket (objstore ranged GETs); every
+ * check is the same for both. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/selector.h"
+#include "objstore/objstore.h"
 #include "store/block_internal.h"
 #include "util/crc32c.h"
 
 struct block {
-	char *path;
+	char *path;                  /* directory, or key prefix in the bucket */
+	struct block_source_io io;
 	struct block_meta meta;
 	struct block_index ix;
 	pthread_mutex_t lock;        /* guards the lazy state below */
 	bool files_open;
 	int files_rc;                /* sticky failure of opening symbols/profiles */
 	char files_err[256];
-	int sym_fd, prof_fd;
 	struct symbols **syms;       /* per partition; NULL until loaded */
 	int *sym_rc;                 /* per partition: sticky failure */
 	char (*sym_err)[256];
-	struct block_io_stats io;
+	struct block_io_stats stats;
 };
 
-/* Reads all of dir/name (at most max bytes) into out. */
-static int read_whole(const char *dir, const char *name, size_t max, struct buf *out, char *err, size_t errlen)
+/* ---- where the bytes come from -------------------------------------------------------- */
+
+/* Local directory: symbols and profiles are opened once (on first use, under io->lock)
+ * and read with pread by any thread afterwards. */
+struct local_io {
+	char *path;
+	pthread_mutex_t lock;
+	int fd[2]; /* symbols, profiles */
+};
+
+static int data_slot(const char *file)
+{
+	return !strcmp(file, "symbols") ? 0 : !strcmp(file, "profiles") ? 1 : -1;
+}
+
+static int open_file(const char *dir, const char *file, int *fdp, char *err, size_t errlen)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "%s: %s", name, strerror(e));
+		snprintf(err, errlen, "%s: %s", file, strerror(e));
 		return e == ENOENT ? EMBER_ECORRUPT : EMBER_EIO;
 	}
-	int rc = EMBER_EIO;
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: fstat: %s", name, strerror(errno));
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		snprintf(err, errlen, "%s: %lld bytes exceeds the %zu-byte limit", name, (long long)st.st_size, max);
-		rc = EMBER_ECORRUPT;
-		goto out;
-	}
-	buf_reserve(out, (size_t)st.st_size + 1);
-	out->n = 0;
-	while (out->n < (size_t)st.st_size) {
-		ssize_t r = read(fd, out->p + out->n, (size_t)st.st_size - out->n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "%s: read: %s", name, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break; /* shrank meanwhile: what we have is checked like any truncation */
-		out->n += (size_t)r;
-	}
-	rc = 0;
-out:
-	close(fd);
+	*fdp = fd;
+	return 0;
+}
+
+/* The descriptor of symbols or profiles, opened on first use. */
+static int local_fd(struct local_io *l, const char *file, int *fdp, char *err, size_t errlen)
+{
+	int slot = data_slot(file);
+	if (slot < 0)
+		return open_file(l->path, file, fdp, err, errlen);
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if (l->fd[slot] < 0)
+		rc = open_file(l->path, file, &l->fd[slot], err, errlen);
+	*fdp = l->fd[slot];
+	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+static void local_put_fd(const char *file, int fd)
+{
+	if (data_slot(file) < 0)
+		close(fd);
 }
 
 static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
@@ -81,28 +92,173 @@ static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
-int block_open(const char *path, struct block **out, char *err, size_t errlen)
+static int local_read_whole(void *ctx, const char *file, size_t max, struct buf *out, char *err, size_t errlen)
 {
-	*out = NULL;
+	struct local_io *l = ctx;
+	int fd;
+	int rc = open_file(l->path, file, &fd, err, errlen);
+	if (rc)
+		return rc;
+	rc = EMBER_EIO;
 	struct stat st;
-	if (stat(path, &st) != 0) {
-		int e = errno;
-		snprintf(err, errlen, "%s: %s", path, e == ENOENT ? "no such block" : strerror(e));
-		return e == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO;
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: fstat: %s", file, strerror(errno));
+		goto out;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a block directory", path);
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s: %lld bytes exceeds the %zu-byte limit", file, (long long)st.st_size, max);
+		rc = EMBER_ECORRUPT;
+		goto out;
+	}
+	buf_reserve(out, (size_t)st.st_size + 1);
+	out->n = 0;
+	while (out->n < (size_t)st.st_size) {
+		ssize_t r = read(fd, out->p + out->n, (size_t)st.st_size - out->n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: read: %s", file, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break; /* shrank meanwhile: what we have is checked like any truncation */
+		out->n += (size_t)r;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static int local_size(void *ctx, const char *file, uint64_t *size, char *err, size_t errlen)
+{
+	struct local_io *l = ctx;
+	int fd;
+	int rc = local_fd(l, file, &fd, err, errlen);
+	if (rc)
+		return rc;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: fstat: %s", file, strerror(errno));
+		rc = EMBER_EIO;
+	} else {
+		*size = (uint64_t)st.st_size;
+	}
+	local_put_fd(file, fd);
+	return rc;
+}
+
+static int local_read_at(void *ctx, const char *file, uint64_t off, uint64_t len, struct buf *out, char *err,
+			 size_t errlen)
+{
+	struct local_io *l = ctx;
+	int fd;
+	int rc = local_fd(l, file, &fd, err, errlen);
+	if (rc)
+		return rc;
+	buf_reserve(out, (size_t)len);
+	out->n = 0;
+	if ((rc = pread_all(fd, out->p, (size_t)len, off)) != 0)
+		snprintf(err, errlen, "%s: %s", file, rc == EMBER_EIO ? strerror(errno) : "short read");
+	else
+		out->n = (size_t)len;
+	local_put_fd(file, fd);
+	return rc;
+}
+
+static void local_close(void *ctx)
+{
+	struct local_io *l = ctx;
+	for (int i = 0; i < 2; i++)
+		if (l->fd[i] >= 0)
+			close(l->fd[i]);
+	pthread_mutex_destroy(&l->lock);
+	free(l->path);
+	free(l);
+}
+
+/* A bucket: `<prefix>/<file>` objects, read whole (meta.json, index) or by ranges. The
+ * objstore is borrowed and thread-safe, so no lock is needed here. */
+struct remote_io {
+	struct objstore *os;
+	char *prefix;
+};
+
+/* An objstore failure as a block error: a missing file inside a block is corruption, as
+ * on disk; every other failure is I/O. */
+static int remote_fail(int rc, const char *file, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", file, rc == EMBER_ENOTFOUND ? "no such object in the bucket" : objstore_errmsg());
+	return rc == EMBER_ENOTFOUND ? EMBER_ECORRUPT : EMBER_EIO;
+}
+
+static int remote_read_whole(void *ctx, const char *file, size_t max, struct buf *out, char *err, size_t errlen)
+{
+	struct remote_io *r = ctx;
+	char *key = xasprintf("%s/%s", r->prefix, file);
+	out->n = 0;
+	int rc = objstore_get(r->os, key, out);
+	free(key);
+	if (rc == EMBER_ENOTFOUND && !strcmp(file, "meta.json")) {
+		snprintf(err, errlen, "%s: no such block in the bucket", r->prefix);
+		return EMBER_ENOTFOUND; /* what a missing directory is locally */
+	}
+	if (rc)
+		return remote_fail(rc, file, err, errlen);
+	if (out->n > max) {
+		snprintf(err, errlen, "%s: %zu bytes exceeds the %zu-byte limit", file, out->n, max);
 		return EMBER_ECORRUPT;
 	}
+	return 0;
+}
+
+static int remote_size(void *ctx, const char *file, uint64_t *size, char *err, size_t errlen)
+{
+	struct remote_io *r = ctx;
+	char *key = xasprintf("%s/%s", r->prefix, file);
+	int rc = objstore_stat(r->os, key, size);
+	free(key);
+	return rc ? remote_fail(rc, file, err, errlen) : 0;
+}
+
+static int remote_read_at(void *ctx, const char *file, uint64_t off, uint64_t len, struct buf *out, char *err,
+			  size_t errlen)
+{
+	struct remote_io *r = ctx;
+	char *key = xasprintf("%s/%s", r->prefix, file);
+	out->n = 0;
+	int rc = len ? objstore_get_range(r->os, key, off, len, out) : 0;
+	free(key);
+	if (rc == EMBER_EINVAL || (!rc && out->n != len)) {
+		/* Past the end: the object is shorter than the index says it is. */
+		snprintf(err, errlen, "%s: short read", file);
+		out->n = 0;
+		return EMBER_ECORRUPT;
+	}
+	return rc ? remote_fail(rc, file, err, errlen) : 0;
+}
+
+static void remote_close(void *ctx)
+{
+	struct remote_io *r = ctx;
+	free(r->prefix);
+	free(r);
+}
+
+/* ---- opening -------------------------------------------------------------------------- */
+
+int block__open_io(const struct block_source_io *io, const char *name, struct block **out, char *err, size_t errlen)
+{
+	*out = NULL;
 	struct block *b = xcalloc(1, sizeof(*b));
-	b->sym_fd = b->prof_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
-	b->path = xstrdup(path);
+	b->path = xstrdup(name);
+	b->io = *io;
 	struct buf meta = BUF_INIT, index = BUF_INIT;
-	int rc = read_whole(path, "meta.json", BLOCK_MAX_META, &meta, err, errlen);
+	int rc = io->read_whole(io->ctx, "meta.json", BLOCK_MAX_META, &meta, err, errlen);
 	if (rc)
 		goto out;
-	if ((rc = read_whole(path, "index", (size_t)BLOCK_MAX_SECTION + 1024, &index, err, errlen)) != 0)
+	if ((rc = io->read_whole(io->ctx, "index", (size_t)BLOCK_MAX_SECTION + 1024, &index, err, errlen)) != 0)
 		goto out;
 	if ((rc = block__parse_index(slice_make(index.p, index.n), &b->ix, err, errlen)) != 0)
 		goto out;
@@ -136,6 +292,46 @@ out:
 	return rc;
 }
 
+int block_open(const char *path, struct block **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, e == ENOENT ? "no such block" : strerror(e));
+		return e == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a block directory", path);
+		return EMBER_ECORRUPT;
+	}
+	struct local_io *l = xcalloc(1, sizeof(*l));
+	l->path = xstrdup(path);
+	l->fd[0] = l->fd[1] = -1;
+	pthread_mutex_init(&l->lock, NULL);
+	struct block_source_io io = {.read_whole = local_read_whole, .size = local_size, .read_at = local_read_at,
+				     .close = local_close, .ctx = l};
+	return block__open_io(&io, path, out, err, errlen);
+}
+
+int block_open_remote(struct objstore *os, const char *prefix, struct block **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	char *probe = xasprintf("%s/meta.json", prefix);
+	int rc = objstore_key_check(probe);
+	free(probe);
+	if (rc) {
+		snprintf(err, errlen, "%s: not a valid block prefix: %s", prefix, objstore_errmsg());
+		return EMBER_EINVAL;
+	}
+	struct remote_io *r = xcalloc(1, sizeof(*r));
+	r->os = os;
+	r->prefix = xstrdup(prefix);
+	struct block_source_io io = {.read_whole = remote_read_whole, .size = remote_size, .read_at = remote_read_at,
+				     .close = remote_close, .ctx = r};
+	return block__open_io(&io, prefix, out, err, errlen);
+}
+
 const struct block_meta *block_meta(const struct block *b)
 {
 	return &b->meta;
@@ -156,10 +352,8 @@ void block_close(struct block *b)
 	free(b->syms);
 	free(b->sym_rc);
 	free(b->sym_err);
-	if (b->sym_fd >= 0)
-		close(b->sym_fd);
-	if (b->prof_fd >= 0)
-		close(b->prof_fd);
+	if (b->io.close)
+		b->io.close(b->io.ctx);
 	block__index_release(&b->ix);
 	block_meta_release(&b->meta);
 	pthread_mutex_destroy(&b->lock);
@@ -194,47 +388,32 @@ void block_cache_drop(struct block *b)
 void block__io_stats(struct block *b, struct block_io_stats *out)
 {
 	pthread_mutex_lock(&b->lock);
-	*out = b->io;
+	*out = b->stats;
 	pthread_mutex_unlock(&b->lock);
 }
 
 /* ---- lazy loading ------------------------------------------------------------------- */
 
-/* Opens symbols or profiles and checks its size and header. */
-static int open_data(struct block *b, const char *name, const char *magic, uint64_t size, int *fdp, char *err,
-		     size_t errlen)
+/* Checks the size (against the index's) and the header of symbols or profiles. */
+static int open_data(struct block *b, const char *name, const char *magic, uint64_t size, char *err, size_t errlen)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", b->path, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err, errlen, "%s: %s", name, strerror(e));
-		return e == ENOENT ? EMBER_ECORRUPT : EMBER_EIO;
-	}
-	struct stat st;
-	uint8_t h[BLOCK_FILE_HEADER];
-	int rc = EMBER_EIO;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: fstat: %s", name, strerror(errno));
-		goto out;
-	}
-	rc = EMBER_ECORRUPT;
-	if ((uint64_t)st.st_size != size) {
-		snprintf(err, errlen, "%s: %lld bytes, the index says %llu", name, (long long)st.st_size,
+	uint64_t have;
+	int rc = b->io.size(b->io.ctx, name, &have, err, errlen);
+	if (rc)
+		return rc;
+	if (have != size) {
+		snprintf(err, errlen, "%s: %llu bytes, the index says %llu", name, (unsigned long long)have,
 			 (unsigned long long)size);
-		goto out;
+		return EMBER_ECORRUPT;
 	}
-	if ((rc = pread_all(fd, h, sizeof(h), 0)) != 0) {
-		snprintf(err, errlen, "%s: cannot read the header", name);
-		goto out;
+	struct buf h = BUF_INIT;
+	if ((rc = b->io.read_at(b->io.ctx, name, 0, BLOCK_FILE_HEADER, &h, err, errlen)) != 0) {
+		if (rc == EMBER_ECORRUPT)
+			snprintf(err, errlen, "%s: cannot read the header", name);
+	} else {
+		rc = block__check_file_header(slice_make(h.p, h.n), name, magic, err, errlen);
 	}
-	if ((rc = block__check_file_header(slice_make(h, sizeof(h)), name, magic, err, errlen)) != 0)
-		goto out;
-	*fdp = fd;
-	return 0;
-out:
-	close(fd);
+	buf_release(&h);
 	return rc;
 }
 
@@ -243,28 +422,34 @@ static int ensure_files(struct block *b, char *err, size_t errlen)
 {
 	if (!b->files_open) {
 		b->files_open = true;
-		b->files_rc = open_data(b, "symbols", BLOCK_MAGIC_SYMBOLS, b->ix.symbols_size, &b->sym_fd, b->files_err,
+		b->files_rc = open_data(b, "symbols", BLOCK_MAGIC_SYMBOLS, b->ix.symbols_size, b->files_err,
 					sizeof(b->files_err));
 		if (!b->files_rc)
-			b->files_rc = open_data(b, "profiles", BLOCK_MAGIC_PROFILES, b->ix.profiles_size, &b->prof_fd,
-						b->files_err, sizeof(b->files_err));
+			b->files_rc = open_data(b, "profiles", BLOCK_MAGIC_PROFILES, b->ix.profiles_size, b->files_err,
+						sizeof(b->files_err));
 	}
-	if (b->files_rc)
+	int rc = b->files_rc;
+	if (rc)
 		snprintf(err, errlen, "%s", b->files_err);
-	return b->files_rc;
+	if (rc == EMBER_EIO)
+		b->files_open = false; /* an I/O error (e.g. the bucket unreachable) is retried next time */
+	return rc;
 }
 
-/* Reads the section at (off, len) of fd into out (raw, decompressed). */
-static int read_section_at(int fd, const char *name, const char *what, uint64_t off, uint64_t len, struct buf *tmp,
-			   struct buf *out, char *err, size_t errlen)
+/* Reads the section at (off, len) of file into out (raw, decompressed). */
+static int read_section_at(struct block *b, const char *name, const char *what, uint64_t off, uint64_t len,
+			   struct buf *tmp, struct buf *out, char *err, size_t errlen)
 {
-	buf_reserve(tmp, (size_t)len);
-	int rc = pread_all(fd, tmp->p, (size_t)len, off);
+	char ierr[200];
+	int rc = b->io.read_at(b->io.ctx, name, off, len, tmp, ierr, sizeof(ierr));
 	if (rc) {
-		snprintf(err, errlen, "%s: %s: %s", name, what, rc == EMBER_EIO ? strerror(errno) : "short read");
+		/* ierr is "<file>: <reason>"; keep the section in the message. */
+		const char *why = strncmp(ierr, name, strlen(name)) == 0 && ierr[strlen(name)] == ':'
+					  ? ierr + strlen(name) + 2
+					  : ierr;
+		snprintf(err, errlen, "%s: %s: %s", name, what, why);
 		return rc;
 	}
-	tmp->n = (size_t)len;
 	return block__read_section(slice_make(tmp->p, tmp->n), name, what, out, err, errlen);
 }
 
@@ -281,19 +466,25 @@ static int partition_syms(struct block *b, uint32_t i, const struct symbols **ou
 		snprintf(what, sizeof(what), "partition %u", i);
 		const struct block_ix_partition *p = &b->ix.partitions[i];
 		struct symbols *s = xmalloc(sizeof(*s));
-		rc = read_section_at(b->sym_fd, "symbols", what, p->off, p->len, &tmp, &raw, b->sym_err[i],
+		rc = read_section_at(b, "symbols", what, p->off, p->len, &tmp, &raw, b->sym_err[i],
 				     sizeof(b->sym_err[i]));
 		if (!rc)
 			rc = block__parse_symbols(slice_make(raw.p, raw.n), i, s, b->sym_err[i], sizeof(b->sym_err[i]));
-		if (rc) {
+		if (rc)
 			free(s);
-			b->sym_rc[i] = rc;
-		} else {
+		else
 			b->syms[i] = s;
-		}
-		b->io.symbol_sections++;
+		/* Corruption is cached; an I/O error (e.g. the bucket unreachable) is not: the
+		 * next query tries again. */
+		if (rc != EMBER_EIO)
+			b->sym_rc[i] = rc;
+		b->stats.symbol_sections++;
 		buf_release(&tmp);
 		buf_release(&raw);
+		if (rc == EMBER_EIO) {
+			snprintf(err, errlen, "%s", b->sym_err[i]);
+			goto out;
+		}
 	}
 	rc = b->sym_rc[i];
 	if (rc)
@@ -314,10 +505,10 @@ static int load_series(struct block *b, uint32_t i, const struct symbols **syms,
 	struct buf tmp = BUF_INIT, raw = BUF_INIT;
 	char what[32];
 	snprintf(what, sizeof(what), "series %u", i);
-	rc = read_section_at(b->prof_fd, "profiles", what, s->off, s->len, &tmp, &raw, err, errlen);
+	rc = read_section_at(b, "profiles", what, s->off, s->len, &tmp, &raw, err, errlen);
 	pthread_mutex_lock(&b->lock);
-	b->io.profile_sections++;
-	b->io.profile_bytes += s->len;
+	b->stats.profile_sections++;
+	b->stats.profile_bytes += s->len;
 	pthread_mutex_unlock(&b->lock);
 	if (!rc)
 		rc = block__parse_series(slice_make(raw.p, raw.n), i, s->n_profiles, s->n_samples, (*syms)->n_nodes, d,
@@ -433,12 +624,10 @@ size_t block_select_series(struct block *b, const struct selector *const *sels, 
 
 /* ---- verification ------------------------------------------------------------------- */
 
-int block_verify(const char *path, char *err, size_t errlen)
+/* Reads everything of an open block and runs the extra checks; closes it. */
+static int verify_block(struct block *b, char *err, size_t errlen)
 {
-	struct block *b;
-	int rc = block_open(path, &b, err, errlen);
-	if (rc)
-		return rc;
+	int rc = 0;
 	const struct block_index *ix = &b->ix;
 	for (uint32_t i = 0; i < ix->n_partitions && !rc; i++) {
 		const struct symbols *s;
@@ -492,6 +681,20 @@ int block_verify(const char *path, char *err, size_t errlen)
 	}
 	block_close(b);
 	return rc;
+}
+
+int block_verify(const char *path, char *err, size_t errlen)
+{
+	struct block *b;
+	int rc = block_open(path, &b, err, errlen);
+	return rc ? rc : verify_block(b, err, errlen);
+}
+
+int block_verify_remote(struct objstore *os, const char *prefix, char *err, size_t errlen)
+{
+	struct block *b;
+	int rc = block_open_remote(os, prefix, &b, err, errlen);
+	return rc ? rc : verify_block(b, err, errlen);
 }
 
 /* ---- full scans and description ------------------------------------------------------- */

@@ -103,40 +103,6 @@ static int upload_block(struct store *st, const char *tenant, const char *ulid, 
 	return 0;
 }
 
-/* Downloads a block from the bucket into path (via a temporary directory and a rename). */
-static int download_block(struct store *st, const char *tenant, const char *ulid, const char *path)
-{
-	int rc = 0;
-	char *tmp = xasprintf("%s.download", path);
-	if (mkdir_p(tmp)) {
-		rc = EMBER_EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < EMBER_ARRAY_LEN(block_files) && !rc; i++) {
-		char *key = xasprintf("blocks/%s/%s/%s", tenant, ulid, block_files[i]);
-		char *file = xasprintf("%s/%s", tmp, block_files[i]);
-		struct buf b = BUF_INIT;
-		rc = objstore_get(st->cfg.bucket, key, &b);
-		FILE *f = rc ? NULL : fopen(file, "wb");
-		bool ok = f && fwrite(b.p, 1, b.n, f) == b.n && fflush(f) == 0 && fsync(fileno(f)) == 0;
-		if (f)
-			ok = fclose(f) == 0 && ok;
-		if (!ok) {
-			log_warn("msg=\"cannot download block file\" key=\"%s\" err=\"%s\"", key,
-				 rc ? objstore_errmsg() : strerror(errno));
-			rc = rc ? rc : EMBER_EIO;
-		}
-		buf_release(&b);
-		free(key);
-		free(file);
-	}
-	if (!rc && rename(tmp, path))
-		rc = EMBER_EIO;
-out:
-	free(tmp);
-	return rc;
-}
-
 /* ---- loading blocks ------------------------------------------------------------------- */
 
 static void add_block(struct store *st, struct block *b, const char *tenant)
@@ -162,6 +128,29 @@ static void open_local_block(struct store *st, const char *tenant, const char *u
 		add_block(st, b, tenant);
 	}
 	free(path);
+}
+
+/* A block of the bucket with no local copy: opened in place, meta.json and index only;
+ * its symbols and profiles are read by ranges when a query needs them. */
+static void open_remote_block(struct store *st, const char *tenant, const char *ulid)
+{
+	char err[512];
+	char *prefix = xasprintf("blocks/%s/%s", tenant, ulid);
+	struct block *b;
+	int rc = block_open_remote(st->cfg.bucket, prefix, &b, err, sizeof(err));
+	if (!rc && (strcmp(block_meta(b)->tenant, tenant) != 0 || strcmp(block_meta(b)->ulid, ulid) != 0)) {
+		snprintf(err, sizeof(err), "meta.json: names block %s/%s, not the one at this key",
+			 block_meta(b)->tenant, block_meta(b)->ulid);
+		block_close(b);
+		rc = EMBER_ECORRUPT;
+	}
+	if (rc) {
+		__atomic_add_fetch(&st->corrupt_blocks, 1, __ATOMIC_RELAXED);
+		log_error("msg=\"skipping unreadable block in the bucket\" key=\"%s\" err=\"%s\"", prefix, err);
+	} else {
+		add_block(st, b, tenant);
+	}
+	free(prefix);
 }
 
 struct bucket_scan {
@@ -202,8 +191,9 @@ static int bucket_list_cb(void *ctx, const char *key, uint64_t size)
 	return 0;
 }
 
-/* Makes every block in the bucket available locally, uploads local blocks the bucket
- * lacks (a crash between writing and uploading), then opens them all. */
+/* Opens the local blocks, uploading those the bucket lacks (a crash between writing and
+ * uploading), then (S3) opens in place the bucket's blocks that have no local copy:
+ * nothing is downloaded. Marked blocks are skipped. */
 static int load_blocks(struct store *st, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -220,21 +210,6 @@ static int load_blocks(struct store *st, char *err, size_t errlen)
 			snprintf(err, errlen, "listing the bucket: %s", objstore_errmsg());
 			rc = EMBER_EIO;
 			goto out;
-		}
-		for (size_t i = 0; i < bs.n; i++) {
-			char *path = xasprintf("%s/%s", root, bs.keys[i]);
-			struct stat sb;
-			/* A block marked for deletion is not read: no need to download it. */
-			if (!key_listed(bs.marked, bs.n_marked, bs.keys[i]) && stat(path, &sb) != 0) {
-				char *slash = strchr(bs.keys[i], '/');
-				*slash = '\0';
-				char *tdir = xasprintf("%s/%s", root, bs.keys[i]);
-				if (mkdir_p(tdir) || download_block(st, bs.keys[i], slash + 1, path))
-					log_error("msg=\"cannot download block\" tenant=\"%s\" block=%s", bs.keys[i], slash + 1);
-				*slash = '/';
-				free(tdir);
-			}
-			free(path);
 		}
 	}
 	d = opendir(root);
@@ -280,6 +255,18 @@ static int load_blocks(struct store *st, char *err, size_t errlen)
 		if (td)
 			closedir(td);
 		free(tdir);
+	}
+	for (size_t i = 0; i < bs.n; i++) {
+		char *path = xasprintf("%s/%s", root, bs.keys[i]);
+		struct stat sb;
+		/* A local copy (opened above, or skipped there as marked) wins. */
+		if (!key_listed(bs.marked, bs.n_marked, bs.keys[i]) && stat(path, &sb) != 0) {
+			char *slash = strchr(bs.keys[i], '/');
+			*slash = '\0';
+			open_remote_block(st, bs.keys[i], slash + 1);
+			*slash = '/';
+		}
+		free(path);
 	}
 out:
 	if (d)
@@ -682,7 +669,10 @@ static int mark_block(struct store *st, const char *tenant, const char *ulid, in
 		      char *err, size_t errlen)
 {
 	char *dir = xasprintf("%s/blocks/%s/%s", st->dir, tenant, ulid);
-	int rc = mark_write_local(dir, ulid, now_s, details);
+	struct stat sb;
+	/* A block read from the bucket in place has no local copy to mark. */
+	bool local = !st->remote || stat(dir, &sb) == 0;
+	int rc = local ? mark_write_local(dir, ulid, now_s, details) : 0;
 	if (rc)
 		snprintf(err, errlen, "cannot write %s/%s: %s", dir, MARK_FILE, strerror(errno));
 	if (!rc && st->remote) {

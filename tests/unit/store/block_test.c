@@ -7,6 +7,7 @@
 
 #include "ingest/plan.h"
 #include "model/selector.h"
+#include "objstore/objstore.h"
 #include "query/ftree.h"
 #include "store/block.h"
 #include "store/block_internal.h"
@@ -641,6 +642,244 @@ static void test_corruption(void **state)
 	head_free(h);
 }
 
+/* ---- blocks read in place from a bucket (block_open_remote) ------------------------------ */
+
+/* The filesystem objstore over root: the same code path as S3 (objstore_get for meta.json
+ * and index, objstore_stat and objstore_get_range for the rest), fast. */
+static struct objstore *fs_bucket(const char *root)
+{
+	struct objstore_config cfg = {.backend = "filesystem", .fs_dir = root};
+	struct objstore *os;
+	char err[256];
+	if (objstore_open(&cfg, &os, err, sizeof(err)))
+		fail_msg("objstore_open: %s", err);
+	return os;
+}
+
+static int count_series(void *ctx, const struct block_scan_series *s)
+{
+	size_t *n = ctx;
+	*n += s->n_profiles;
+	return 0;
+}
+
+/* Opened remotely, a block answers every query exactly as opened locally and as the head,
+ * reads nothing but meta.json and index at open, one partition's symbols and one series'
+ * profiles for a one-series query, and verifies and scans. */
+static void test_remote_roundtrip(void **state)
+{
+	(void)state;
+	struct head *h = build_head();
+	char *root = tmpdir();
+	char dir[4200], path[4096], prefix[256], err[256] = "";
+	snprintf(dir, sizeof(dir), "%s/blocks/t1", root);
+	char bdir[4200];
+	snprintf(bdir, sizeof(bdir), "%s/blocks", root);
+	mkdir(bdir, 0755);
+	mkdir(dir, 0755);
+	struct block_meta meta;
+	write_block(h, "t1", dir, &meta, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "blocks/t1/%s", meta.ulid);
+	struct objstore *os = fs_bucket(root);
+	struct block *lb, *rb;
+	assert_int_equal(block_open(path, &lb, err, sizeof(err)), 0);
+	assert_int_equal(block_open_remote(os, prefix, &rb, err, sizeof(err)), 0);
+	assert_string_equal(block_path(rb), prefix);
+	assert_string_equal(block_meta(rb)->ulid, meta.ulid);
+	assert_int_equal(block_meta(rb)->n_profiles, 8);
+	struct block_io_stats io;
+	block__io_stats(rb, &io);
+	assert_int_equal(io.symbol_sections + io.profile_sections, 0);
+
+	const char *queries[] = {"{service_name=\"db\", pod=\"p2\"}", NULL, "{pod=\"p1\"}", "{service_name=~\"a.*|web\"}"};
+	for (size_t q = 0; q < EMBER_ARRAY_LEN(queries); q++) {
+		struct selector *s = queries[q] ? sel(queries[q]) : NULL;
+		const struct selector *sels[] = {s};
+		size_t hn;
+		long ln, rn;
+		char *want = query_head(h, "t1", sels, s ? 1 : 0, ALL, &hn);
+		char *local = query_block(lb, sels, s ? 1 : 0, ALL, &ln);
+		char *remote = query_block(rb, sels, s ? 1 : 0, ALL, &rn);
+		assert_string_equal(remote, want);
+		assert_string_equal(remote, local);
+		assert_int_equal(rn, (long)hn);
+		assert_int_equal(rn, ln);
+		free(want);
+		free(local);
+		free(remote);
+		if (q == 0) { /* one series: one partition, one profile section */
+			block__io_stats(rb, &io);
+			assert_int_equal(io.symbol_sections, 1);
+			assert_int_equal(io.profile_sections, 1);
+		}
+		selector_free(s);
+	}
+	block__io_stats(rb, &io);
+	assert_int_equal(io.symbol_sections, 3); /* each partition once, then cached */
+	assert_true(block_cache_bytes(rb) > 0);
+	assert_int_equal(block_cache_bytes(rb), block_cache_bytes(lb));
+	block_cache_drop(rb);
+	assert_int_equal(block_cache_bytes(rb), 0);
+	size_t nl = 0, nr = 0;
+	assert_int_equal(block_scan(lb, count_series, &nl, err, sizeof(err)), 0);
+	assert_int_equal(block_scan(rb, count_series, &nr, err, sizeof(err)), 0);
+	assert_int_equal(nr, 8);
+	assert_int_equal(nr, nl);
+	assert_int_equal(block_verify_remote(os, prefix, err, sizeof(err)), 0);
+	block_close(lb);
+	block_close(rb);
+
+	/* Not there, or not a key. */
+	char none[300];
+	snprintf(none, sizeof(none), "blocks/t1/%s", "01ARYZ6S41TSV4RRFFQ69G5FAV");
+	assert_int_equal(block_open_remote(os, none, &rb, err, sizeof(err)), EMBER_ENOTFOUND);
+	assert_int_equal(block_open_remote(os, "../x", &rb, err, sizeof(err)), EMBER_EINVAL);
+	objstore_close(os);
+	block_meta_release(&meta);
+	rm_rf(root);
+	free(root);
+	head_free(h);
+}
+
+static void check_corrupt_remote(struct objstore *os, const char *prefix, const char *file, int want_open)
+{
+	char err[256] = "";
+	struct block *b;
+	int rc = block_open_remote(os, prefix, &b, err, sizeof(err));
+	if (rc == 0) {
+		struct render rd;
+		render_init(&rd);
+		long n = block_select_profiles(b, NULL, 0, ALL, on_view, on_done, &rd, err, sizeof(err));
+		free(render_finish(&rd));
+		block_close(b);
+		if (n != EMBER_ECORRUPT)
+			fail_msg("remote %s: select gave %ld, not ECORRUPT (%s)", file, n, err);
+	} else if (rc != want_open) {
+		fail_msg("remote %s: open gave %d (%s)", file, rc, err);
+	}
+	if (rc != EMBER_ENOTFOUND && strncmp(err, file, strlen(file)) != 0)
+		fail_msg("remote %s: message does not name the file: %s", file, err);
+	err[0] = '\0';
+	int vrc = block_verify_remote(os, prefix, err, sizeof(err));
+	if (vrc != (rc == EMBER_ENOTFOUND ? EMBER_ENOTFOUND : EMBER_ECORRUPT) ||
+	    (vrc == EMBER_ECORRUPT && strncmp(err, file, strlen(file)) != 0))
+		fail_msg("remote %s: verify gave %d: %s", file, vrc, err);
+}
+
+/* The bucket is untrusted too: every file cut short, bit-flipped, grown or missing in the
+ * bucket is EMBER_ECORRUPT naming the file (a missing meta.json: no such block). */
+static void test_remote_corruption(void **state)
+{
+	(void)state;
+	struct head *h = build_head();
+	char *root = tmpdir();
+	char dir[4200], path[4096], prefix[256], err[256];
+	snprintf(dir, sizeof(dir), "%s/blocks", root);
+	mkdir(dir, 0755);
+	snprintf(dir, sizeof(dir), "%s/blocks/t1", root);
+	mkdir(dir, 0755);
+	struct block_meta meta;
+	write_block(h, "t1", dir, &meta, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "blocks/t1/%s", meta.ulid);
+	struct objstore *os = fs_bucket(root);
+	const char *files[] = {"meta.json", "index", "symbols", "profiles"};
+	size_t cases = 0;
+	for (size_t f = 0; f < 4; f++) {
+		char key[400];
+		snprintf(key, sizeof(key), "%s/%s", prefix, files[f]);
+		struct buf orig = BUF_INIT;
+		assert_int_equal(objstore_get(os, key, &orig), 0);
+		size_t n = orig.n;
+		uint8_t *tmp = malloc(n + 1);
+		size_t cuts[] = {0, 1, 12, 16, 20, n / 2, n - 1};
+		for (size_t i = 0; i < EMBER_ARRAY_LEN(cuts); i++) {
+			assert_int_equal(objstore_put(os, key, slice_make(orig.p, cuts[i])), 0);
+			check_corrupt_remote(os, prefix, files[f], EMBER_ECORRUPT);
+			cases++;
+		}
+		for (size_t off = 0; off < n; off += n / 11 + 1) {
+			memcpy(tmp, orig.p, n);
+			tmp[off] ^= 0x10;
+			assert_int_equal(objstore_put(os, key, slice_make(tmp, n)), 0);
+			check_corrupt_remote(os, prefix, files[f], EMBER_ECORRUPT);
+			cases++;
+		}
+		memcpy(tmp, orig.p, n);
+		tmp[n] = 0;
+		assert_int_equal(objstore_put(os, key, slice_make(tmp, n + 1)), 0);
+		check_corrupt_remote(os, prefix, files[f], EMBER_ECORRUPT);
+		assert_int_equal(objstore_delete(os, key), 0);
+		check_corrupt_remote(os, prefix, files[f], f == 0 ? EMBER_ENOTFOUND : EMBER_ECORRUPT);
+		cases += 2;
+		assert_int_equal(objstore_put(os, key, slice_make(orig.p, n)), 0);
+		assert_int_equal(block_verify_remote(os, prefix, err, sizeof(err)), 0);
+		buf_release(&orig);
+		free(tmp);
+	}
+	printf("  %zu corrupted remote variants rejected\n", cases);
+	/* A damaged section gives the same message remotely as locally. */
+	char key[400], fp[4200];
+	snprintf(key, sizeof(key), "%s/symbols", prefix);
+	snprintf(fp, sizeof(fp), "%s/symbols", path);
+	size_t n;
+	uint8_t *orig = test_read_file(fp, &n);
+	orig[n - 3] ^= 1; /* inside the last partition's payload */
+	put_file(fp, orig, n);
+	char lerr[256] = "", rerr[256] = "";
+	assert_int_equal(block_verify(path, lerr, sizeof(lerr)), EMBER_ECORRUPT);
+	assert_int_equal(block_verify_remote(os, prefix, rerr, sizeof(rerr)), EMBER_ECORRUPT);
+	assert_string_equal(rerr, lerr);
+	assert_true(strstr(rerr, "symbols: partition") == rerr);
+	free(orig);
+	objstore_close(os);
+	block_meta_release(&meta);
+	rm_rf(root);
+	free(root);
+	head_free(h);
+}
+
+/* Several threads query a remote block at once (run under ThreadSanitizer too). */
+static void test_remote_concurrent_readers(void **state)
+{
+	(void)state;
+	struct head *h = build_head();
+	char *root = tmpdir();
+	char dir[4200], path[4096], prefix[256], err[256];
+	snprintf(dir, sizeof(dir), "%s/blocks", root);
+	mkdir(dir, 0755);
+	snprintf(dir, sizeof(dir), "%s/blocks/t1", root);
+	mkdir(dir, 0755);
+	struct block_meta meta;
+	write_block(h, "t1", dir, &meta, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "blocks/t1/%s", meta.ulid);
+	size_t hn;
+	char *expect = query_head(h, "t1", NULL, 0, ALL, &hn);
+	struct objstore *os = fs_bucket(root);
+	struct block *b;
+	assert_int_equal(block_open_remote(os, prefix, &b, err, sizeof(err)), 0);
+	pthread_t th[4];
+	struct reader_arg args[4];
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct reader_arg){b, expect, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].failures, 0);
+	}
+	struct block_io_stats io;
+	block__io_stats(b, &io);
+	assert_int_equal(io.symbol_sections, 3);
+	assert_int_equal(io.profile_sections, 4 * 20 * 5);
+	block_close(b);
+	objstore_close(os);
+	free(expect);
+	block_meta_release(&meta);
+	rm_rf(root);
+	free(root);
+	head_free(h);
+}
+
 static void test_meta_roundtrip(void **state)
 {
 	(void)state;
@@ -851,6 +1090,8 @@ int main(void)
 		cmocka_unit_test(test_corruption),        cmocka_unit_test(test_meta_roundtrip),
 		cmocka_unit_test(test_ulid),              cmocka_unit_test(test_bad_sources),
 		cmocka_unit_test(test_go_storage_size),    cmocka_unit_test(test_concurrent_readers),
+		cmocka_unit_test(test_remote_roundtrip),  cmocka_unit_test(test_remote_corruption),
+		cmocka_unit_test(test_remote_concurrent_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

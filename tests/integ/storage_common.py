@@ -63,3 +63,69 @@ def post_day(s, series=10, step_s=900):
             r.read()
             assert r.status == 200, r.status
     conn.close()
+
+
+class CrashLoad:
+    """Continuous writes (one profile of value 1 per second of `base + i`) and flushes
+    against server s, which the caller kills with SIGKILL at moments it picks, round after
+    round; then checks that every acknowledged write is stored exactly once."""
+
+    def __init__(self, s, base, flush_pause=(0.05, 0.3)):
+        self.s, self.base, self.flush_pause = s, base, flush_pause
+        self.acked, self.last, self.offset = set(), 0, 0
+
+    def _writer(self, start, stop):
+        import urllib.request
+        i = start
+        while not stop.is_set():
+            self.last = max(self.last, i)
+            req = urllib.request.Request(f"{self.s.url}/ingest?name=crash.cpu&from={self.base + i}&sampleRate=100",
+                                         data=b"main;work 1\n", method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    if r.status == 200:
+                        self.acked.add(i)
+            except Exception:
+                return  # the server died under us: this write was not acknowledged
+            i += 1
+
+    def _flusher(self, stop):
+        import random
+        import urllib.request
+        while not stop.is_set():
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"{self.s.url}/ingester/flush", method="POST"),
+                                       timeout=10).read()
+            except Exception:
+                return
+            time.sleep(random.uniform(*self.flush_pause))
+
+    def round(self, wait_for_kill):
+        """Runs writers and the flusher, calls wait_for_kill() (it returns at the moment to
+        kill), kills the server with SIGKILL and starts it again."""
+        import threading
+        stop = threading.Event()
+        ths = [threading.Thread(target=self._writer, args=(self.offset, stop)),
+               threading.Thread(target=self._flusher, args=(stop,))]
+        [t.start() for t in ths]
+        wait_for_kill()
+        self.s.kill9()
+        stop.set()
+        [t.join() for t in ths]
+        self.offset = self.last + 1
+        self.s.start()
+
+    def check(self, c, what, min_acked):
+        r = self.s.connect("SelectSeries", {"profileTypeID": "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
+                                            "labelSelector": '{service_name="crash"}',
+                                            "start": str(self.base * 1000),
+                                            "end": str((self.base + self.offset + 1) * 1000), "step": 1.0})
+        points = {}
+        for ser in r.get("series", []):
+            for p in ser["points"]:
+                points[(int(p["timestamp"]) - self.base * 1000) // 1000] = p["value"]
+        missing = sorted(self.acked - set(points))
+        doubled = sorted(i for i, v in points.items() if v != 10_000_000)
+        c.true(len(self.acked) > min_acked, f"enough acknowledged writes ({len(self.acked)})")
+        c.eq(missing[:10], [], f"acknowledged profiles missing after kill -9 {what} ({len(missing)} in all)")
+        c.eq(doubled[:10], [], f"profiles counted twice ({len(doubled)} in all)")

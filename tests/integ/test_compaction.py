@@ -8,12 +8,10 @@ import json
 import os
 import random
 import subprocess
-import threading
 import time
-import urllib.request
 
 from lib import EMBER, Check, Server, TESTDATA, read
-from storage_common import FLAGS, answers, post_all
+from storage_common import FLAGS, CrashLoad, answers, post_all
 
 c = Check("compaction")
 TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
@@ -133,66 +131,25 @@ s = Server(*FLAGS, "-compactor.compaction-interval=100ms", "-compactor.deletion-
 post_all(s)
 flush(s)
 reference = answers(s)
-base = int(time.time()) - 2400
-acked = set()
-last = [0]
+load = CrashLoad(s, int(time.time()) - 2400, flush_pause=(0.02, 0.15))
 
 
-def writer(start):
-    i = start
-    while not stop.is_set():
-        last[0] = max(last[0], i)
-        req = urllib.request.Request(f"{s.url}/ingest?name=crash.cpu&from={base + i}&sampleRate=100",
-                                     data=b"main;work 1\n", method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                if r.status == 200:
-                    acked.add(i)
-        except Exception:
-            return
-        i += 1
-
-
-def flusher():
-    while not stop.is_set():
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{s.url}/ingester/flush", method="POST"), timeout=10).read()
-        except Exception:
-            return
-        time.sleep(random.uniform(0.02, 0.15))
-
-
-offset = 0
-for rnd in range(8):
-    stop = threading.Event()
-    ths = [threading.Thread(target=writer, args=(offset,)), threading.Thread(target=flusher)]
-    [t.start() for t in ths]
+def kill_moment(rnd):
     if rnd % 2 == 0:
         time.sleep(random.uniform(0.4, 1.5))  # any moment
-    else:
-        # Right after a compaction wrote its block: inside the window before the marks.
-        mark = len(s.log_text())
-        deadline = time.time() + 5
-        while time.time() < deadline and 'progress="wrote block' not in s.log_text()[mark:]:
-            time.sleep(0.01)
-        time.sleep(random.uniform(0.0, 0.15))
-    s.kill9()
-    stop.set()
-    [t.join() for t in ths]
-    offset = last[0] + 1
-    s.start()
+        return
+    # Right after a compaction wrote its block: inside the window before the marks.
+    mark = len(s.log_text())
+    deadline = time.time() + 5
+    while time.time() < deadline and 'progress="wrote block' not in s.log_text()[mark:]:
+        time.sleep(0.01)
+    time.sleep(random.uniform(0.0, 0.15))
+
+
+for rnd in range(8):
+    load.round(lambda: kill_moment(rnd))
 time.sleep(1.0)  # one more round or two without a kill
-r = s.connect("SelectSeries", {"profileTypeID": TYPE, "labelSelector": '{service_name="crash"}',
-                               "start": str(base * 1000), "end": str((base + offset + 1) * 1000), "step": 1.0})
-points = {}
-for ser in r.get("series", []):
-    for p in ser["points"]:
-        points[(int(p["timestamp"]) - base * 1000) // 1000] = p["value"]
-missing = sorted(acked - set(points))
-doubled = sorted(i for i, v in points.items() if v != 10_000_000)
-c.true(len(acked) > 50, f"enough acknowledged writes ({len(acked)})")
-c.eq(missing[:10], [], f"acknowledged profiles missing after kill -9 during compactions ({len(missing)} in all)")
-c.eq(doubled[:10], [], f"profiles counted twice ({len(doubled)} in all)")
+load.check(c, "during compactions", 50)
 got = answers(s)
 for k in reference:
     if k in ("types", "fg " + TYPE, "series " + TYPE, "services", "series", "names", "pods"):

@@ -5,12 +5,10 @@ none twice. A damaged block is skipped with a logged error and the server stays 
 import json
 import os
 import random
-import threading
 import time
-import urllib.request
 
 from lib import Check, Server
-from storage_common import FAR, FLAGS, answers, post_all, post_day
+from storage_common import FAR, FLAGS, CrashLoad, answers, post_all, post_day
 
 c = Check("storage")
 # 1. Same answers before/after a flush, after a restart, and head + blocks together.
@@ -56,58 +54,10 @@ s.stop()
 
 # 2. kill -9 while writing and flushing: every acknowledged profile exactly once.
 s = Server(*FLAGS).start()
-base = int(time.time()) - 1800
-acked = set()
-last = [0]
-
-
-def writer(start):
-    i = start
-    while not stop.is_set():
-        last[0] = max(last[0], i)
-        req = urllib.request.Request(f"{s.url}/ingest?name=crash.cpu&from={base + i}&sampleRate=100",
-                                     data=b"main;work 1\n", method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                if r.status == 200:
-                    acked.add(i)
-        except Exception:
-            return
-        i += 1
-
-
-def flusher():
-    while not stop.is_set():
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{s.url}/ingester/flush", method="POST"), timeout=10).read()
-        except Exception:
-            return
-        time.sleep(random.uniform(0.05, 0.3))
-
-
-offset = 0
+load = CrashLoad(s, int(time.time()) - 1800)
 for rnd in range(4):
-    stop = threading.Event()
-    ths = [threading.Thread(target=writer, args=(offset,)), threading.Thread(target=flusher)]
-    [t.start() for t in ths]
-    time.sleep(random.uniform(0.5, 2.0))
-    s.kill9()
-    stop.set()
-    [t.join() for t in ths]
-    offset = last[0] + 1
-    s.start()
-r = s.connect("SelectSeries", {"profileTypeID": "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
-                               "labelSelector": '{service_name="crash"}', "start": str(base * 1000),
-                               "end": str((base + offset + 1) * 1000), "step": 1.0})
-points = {}
-for ser in r.get("series", []):
-    for p in ser["points"]:
-        points[(int(p["timestamp"]) - base * 1000) // 1000] = p["value"]
-missing = sorted(acked - set(points))
-doubled = sorted(i for i, v in points.items() if v != 10_000_000)
-c.true(len(acked) > 20, f"enough acknowledged writes ({len(acked)})")
-c.eq(missing[:10], [], f"acknowledged profiles missing after kill -9 during flushes ({len(missing)} in all)")
-c.eq(doubled[:10], [], f"profiles counted twice ({len(doubled)} in all)")
+    load.round(lambda: time.sleep(random.uniform(0.5, 2.0)))
+load.check(c, "during flushes", 20)
 nblocks = len(os.listdir(os.path.join(s.dir, "blocks", "anonymous")))
 c.true(nblocks >= 1, f"flushes made blocks ({nblocks})")
 s.stop()

@@ -6,6 +6,7 @@
 
 #include "api/api_read.h"
 #include "model/profile_type.h"
+#include "model/profile_id.h"
 #include "model/selector.h"
 #include "query/callsite.h"
 #include "query/diff.h"
@@ -72,6 +73,40 @@ static bool stack_query_prepare(struct api *api, struct connect_call *c, const s
 	q->mr = (struct merge_request){.profile_type = type, .label_selector = label_selector,
 				       .start_ns = q->range.start_ns, .end_ns = q->range.end_ns,
 				       .tenants = t->v, .n_tenants = t->n};
+	return true;
+}
+
+/* Fills q->mr's profile id and span filters from the request's selectors; answers 400 and
+ * returns false when one is malformed. by_spans: span_selector restricts the merge to
+ * the span triples (SelectMergeSpanProfile: always; SelectMergeStacktraces: when given). */
+static bool stack_query_filters(struct connect_call *c, struct stack_query *q, char **profile_ids, size_t n_pids,
+				char **spans, size_t n_spans, bool by_spans)
+{
+	if (n_pids) {
+		uint8_t(*ids)[PROFILE_ID_LEN] = arena_alloc(c->req->arena, n_pids * PROFILE_ID_LEN);
+		for (size_t i = 0; i < n_pids; i++) {
+			if (profile_id_parse(slice_cstr(profile_ids[i] ? profile_ids[i] : ""), ids[i])) {
+				connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "invalid profile id %.64s: not a UUID",
+						  profile_ids[i] ? profile_ids[i] : "");
+				return false;
+			}
+		}
+		q->mr.profile_ids = (const uint8_t(*)[HEAD_ID_LEN])ids;
+		q->mr.n_profile_ids = n_pids;
+	}
+	if (by_spans) {
+		uint64_t *v = arena_alloc(c->req->arena, (n_spans + 1) * sizeof(uint64_t));
+		for (size_t i = 0; i < n_spans; i++) {
+			if (profile_span_parse(slice_cstr(spans[i] ? spans[i] : ""), &v[i])) {
+				connect_call_fail(c, CONNECT_INVALID_ARGUMENT,
+						  "invalid span id %.64s: want 16 hex digits", spans[i] ? spans[i] : "");
+				return false;
+			}
+		}
+		q->mr.by_spans = true;
+		q->mr.span_ids = v;
+		q->mr.n_span_ids = n_spans;
+	}
 	return true;
 }
 
@@ -156,16 +191,17 @@ void api_select_merge_stacktraces(struct api *api, struct connect_call *c, const
 	if (!stack_query_prepare(api, c, t, "", in->profile_typeid, in->label_selector, in->start, in->end,
 				 in->max_nodes, in->stack_trace_selector, &q))
 		return;
-	if (in->n_profile_id_selector || in->n_trace_id_selector) {
-		/* Ignoring them would answer a different profile than asked for. */
+	if (in->n_trace_id_selector) {
+		/* Ignoring it would answer a different profile than asked for. */
 		stack_query_release(&q);
-		connect_call_fail(c, CONNECT_UNIMPLEMENTED,
-				  "profile_id_selector and trace_id_selector are not supported: Ember keeps no profile or "
-				  "trace ids");
+		connect_call_fail(c, CONNECT_UNIMPLEMENTED, "trace_id_selector is not supported: Ember keeps no trace ids");
 		return;
 	}
-	if (in->n_span_selector) /* no span ids are kept, so no sample matches */
-		q.range.empty = true;
+	if (!stack_query_filters(c, &q, in->profile_id_selector, in->n_profile_id_selector, in->span_selector,
+				 in->n_span_selector, in->n_span_selector > 0)) {
+		stack_query_release(&q);
+		return;
+	}
 	switch (in->format) {
 	case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_UNSPECIFIED:
 	case QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_FLAMEGRAPH:
@@ -205,8 +241,8 @@ out:
 	stack_query_release(&q);
 }
 
-/* Ember keeps no span ids yet, so no sample matches a span selector: the answer is the
- * empty result, after the same validation as SelectMergeStacktraces. */
+/* The merge of only the samples whose span id is in span_selector (an empty selector
+ * matches nothing), as a flame graph or tree bytes. */
 void api_select_merge_span_profile(struct api *api, struct connect_call *c, const struct tenants *t)
 {
 	const Querier__V1__SelectMergeSpanProfileRequest *in = (const void *)c->in;
@@ -214,18 +250,34 @@ void api_select_merge_span_profile(struct api *api, struct connect_call *c, cons
 	if (!stack_query_prepare(api, c, t, "", in->profile_typeid, in->label_selector, in->start, in->end,
 				 in->max_nodes, NULL, &q))
 		return;
-	stack_query_release(&q);
+	if (!stack_query_filters(c, &q, NULL, 0, in->span_selector, in->n_span_selector, true)) {
+		stack_query_release(&q);
+		return;
+	}
+	if (!in->n_span_selector)
+		q.range.empty = true;
 	Querier__V1__SelectMergeSpanProfileResponse resp = QUERIER__V1__SELECT_MERGE_SPAN_PROFILE_RESPONSE__INIT;
 	struct ftree tree;
 	ftree_init(&tree);
-	ftree_finish(&tree);
-	struct flamegraph fg;
-	flamegraph_build(&tree, 0, &fg);
-	if (in->format != QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_TREE)
-		resp.flamegraph = flamegraph_msg(c->req->arena, &fg); /* TREE: empty tree = no bytes */
-	connect_call_reply(c, &resp.base);
-	flamegraph_release(&fg);
+	if (!stack_query_tree(api, c, &q, &tree))
+		goto out;
+	if (in->format == QUERIER__V1__PROFILE_FORMAT__PROFILE_FORMAT_TREE) {
+		struct buf b = BUF_INIT;
+		tree_bytes_write(&tree, q.max_nodes, &b); /* an empty tree is no bytes */
+		resp.tree.data = b.p;
+		resp.tree.len = b.n;
+		connect_call_reply(c, &resp.base);
+		buf_release(&b);
+	} else {
+		struct flamegraph fg;
+		flamegraph_build(&tree, q.max_nodes, &fg);
+		resp.flamegraph = flamegraph_msg(c->req->arena, &fg);
+		connect_call_reply(c, &resp.base);
+		flamegraph_release(&fg);
+	}
+out:
 	ftree_release(&tree);
+	stack_query_release(&q);
 }
 
 /* The 5-part identity of a type (a 6th part plays no part in matching). */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "api/api_read.h"
+#include "model/profile_id.h"
 #include "profile.pb-c.h"
 #include "querier.pb-c.h"
 #include "query/callsite.h"
@@ -28,12 +29,19 @@ void api_select_merge_profile(struct api *api, struct connect_call *c, const str
 		connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
-	/* Ember keeps neither profile ids nor span ids: answering as if the selector were not
-	 * there would return a different profile than asked for. */
-	if (in->n_profile_id_selector || in->n_trace_id_selector) {
-		connect_call_fail(c, CONNECT_UNIMPLEMENTED, "%s is not supported",
-				  in->n_profile_id_selector ? "profile_id_selector" : "trace_id_selector");
+	/* Ember keeps no trace ids: answering as if the selector were not there would return
+	 * a different profile than asked for. */
+	if (in->n_trace_id_selector) {
+		connect_call_fail(c, CONNECT_UNIMPLEMENTED, "trace_id_selector is not supported");
 		return;
+	}
+	uint8_t(*pids)[PROFILE_ID_LEN] = arena_alloc(c->req->arena, (in->n_profile_id_selector + 1) * PROFILE_ID_LEN);
+	for (size_t i = 0; i < in->n_profile_id_selector; i++) {
+		const char *s = in->profile_id_selector[i] ? in->profile_id_selector[i] : "";
+		if (profile_id_parse(slice_cstr(s), pids[i])) {
+			connect_call_fail(c, CONNECT_INVALID_ARGUMENT, "invalid profile id %.64s: not a UUID", s);
+			return;
+		}
 	}
 	const Types__V1__StackTraceSelector *sts = in->stack_trace_selector;
 	if (sts && sts->go_pgo) {
@@ -54,6 +62,8 @@ void api_select_merge_profile(struct api *api, struct connect_call *c, const str
 		.end_ns = r.end_ns,
 		.tenants = t->v,
 		.n_tenants = t->n,
+		.profile_ids = (const uint8_t(*)[HEAD_ID_LEN])pids,
+		.n_profile_ids = in->n_profile_id_selector,
 	};
 	/* Pyroscope applies no max_nodes default here (the method exports pprof, where a cut
 	 * is unwelcome; -querier.max-flamegraph-nodes-on-select-merge-profile is off by

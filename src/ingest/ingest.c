@@ -8,6 +8,7 @@
 #include "ingest/multipart.h"
 #include "ingest/name.h"
 #include "ingest/spyfix.h"
+#include "model/profile_id.h"
 #include "util/attime.h"
 #include "util/gzip.h"
 #include "util/log.h"
@@ -16,10 +17,15 @@
  * A record keeps what the client sent, plus what was resolved when it was accepted (the
  * tenant and the arrival time, which stands in for "now" on replay), so replay rebuilds
  * exactly the same profiles:
- *   u8 'E' | u8 version (1) | u8 kind | uvarint now_ns | uvarint len, tenant |
+ *   u8 'E' | u8 version (2) | u8 kind | uvarint now_ns | uvarint len, tenant |
+ *   uvarint n_ids, n_ids x 16 bytes (the profile ids given out, in order: one for an
+ *   /ingest request, one per RawSample of a Push; version 2 only) |
  *   kind 1 (/ingest): uvarint len, query | uvarint len, content type | body (rest)
  *   kind 2 (Push):    PushRequest protobuf (rest)
+ * Version 1 records (no ids) are still replayed; their profiles get new random ids.
  */
+#define REC_VERSION 2
+#define REC_MAX_IDS (1u << 20)
 enum { REC_INGEST = 1, REC_PUSH = 2 };
 
 struct rate_bucket {
@@ -129,6 +135,9 @@ struct req {
 	size_t n_builders, cap_builders;
 	size_t decompressed_bytes;
 	struct ingest_result *res;
+	const uint8_t **ids; /* the profile ids given out (in the arena), for the WAL record */
+	size_t n_ids, cap_ids;
+	struct slice replay_ids; /* on replay of a version-2 record: the ids it gave out */
 };
 
 static void req_init(struct req *r, struct ingest *ing, struct slice tenant, int64_t now_ns, bool replay,
@@ -157,8 +166,25 @@ static void req_release(struct req *r)
 	for (size_t i = 0; i < r->n_builders; i++)
 		pprof_builder_release(&r->builders[i]);
 	free(r->builders);
+	free(r->ids);
 	free(r->plan.sources);
 	arena_release(&r->arena);
+}
+
+/* The next profile id of the request: on replay the one the record kept, else `given`
+ * when it parses as a UUID (Push's RawSample.ID), else a random v4 UUID. Lives in the
+ * arena; remembered for the WAL record. */
+static const uint8_t *next_id(struct req *r, const char *given)
+{
+	uint8_t *id = arena_alloc(&r->arena, PROFILE_ID_LEN);
+	size_t k = r->n_ids;
+	if (r->replay && (k + 1) * PROFILE_ID_LEN <= r->replay_ids.n)
+		memcpy(id, r->replay_ids.p + k * PROFILE_ID_LEN, PROFILE_ID_LEN);
+	else if (!given || profile_id_parse(slice_cstr(given), id))
+		profile_id_random(id);
+	XGROW(r->ids, r->cap_ids, r->n_ids + 1);
+	r->ids[r->n_ids++] = id;
+	return id;
 }
 
 /* Records a failure: status, Connect code name and a printf message. Returns -1 so
@@ -716,10 +742,13 @@ static int commit(struct req *r, uint8_t kind, struct slice query, struct slice 
 	int rc = -1;
 	if (!r->replay && ing->wal) {
 		struct buf hdr = BUF_INIT;
-		uint8_t magic[3] = {'E', 1, kind};
+		uint8_t magic[3] = {'E', REC_VERSION, kind};
 		buf_append(&hdr, magic, 3);
 		buf_append_uvarint(&hdr, (uint64_t)r->now_ns);
 		put_bytes(&hdr, r->tenant);
+		buf_append_uvarint(&hdr, r->n_ids);
+		for (size_t i = 0; i < r->n_ids; i++)
+			buf_append(&hdr, r->ids[i], PROFILE_ID_LEN);
 		if (kind == REC_INGEST) {
 			put_bytes(&hdr, query);
 			put_bytes(&hdr, content_type);
@@ -766,10 +795,14 @@ static void account(struct ingest *ing, const struct req *r, size_t body_bytes)
 }
 
 static void ingest_http_any(struct ingest *ing, struct slice tenant, struct slice query, struct slice content_type,
-			    struct slice body, int64_t now_ns, bool replay, struct ingest_result *res)
+			    struct slice body, int64_t now_ns, bool replay, struct slice replay_ids,
+			    struct ingest_result *res)
 {
 	struct req r;
 	req_init(&r, ing, tenant, now_ns, replay, res);
+	r.replay_ids = replay_ids;
+	/* One id for every profile of the request, as Pyroscope's ingest adapter does. */
+	r.plan.id = next_id(&r, NULL);
 	if (!ingest_http_body(&r, query, content_type, body))
 		(void)commit(&r, REC_INGEST, query, content_type, body);
 	account(ing, &r, body.n);
@@ -779,7 +812,7 @@ static void ingest_http_any(struct ingest *ing, struct slice tenant, struct slic
 void ingest_http(struct ingest *ing, struct slice tenant, struct slice query, struct slice content_type,
 		 struct slice body, int64_t now_ns, struct ingest_result *res)
 {
-	ingest_http_any(ing, tenant, query, content_type, body, now_ns, false, res);
+	ingest_http_any(ing, tenant, query, content_type, body, now_ns, false, slice_make("", 0), res);
 }
 
 /* ---- Push ----------------------------------------------------------------------------- */
@@ -801,6 +834,7 @@ static int push_body(struct req *r, const Push__V1__PushRequest *pr)
 		for (size_t k = 0; k < s->n_samples; k++) {
 			const Push__V1__RawSample *rs = s->samples[k];
 			struct pprof_profile *p;
+			r->plan.id = next_id(r, rs->id);
 			if (decode_pprof(r, slice_make(rs->raw_profile.data, rs->raw_profile.len), 400, "invalid_argument",
 					 NULL, &p))
 				return -1;
@@ -815,10 +849,11 @@ static int push_body(struct req *r, const Push__V1__PushRequest *pr)
 }
 
 static void ingest_push_any(struct ingest *ing, struct slice tenant, const Push__V1__PushRequest *pr, int64_t now_ns,
-			    bool replay, struct ingest_result *res)
+			    bool replay, struct slice replay_ids, struct ingest_result *res)
 {
 	struct req r;
 	req_init(&r, ing, tenant, now_ns, replay, res);
+	r.replay_ids = replay_ids;
 	size_t packed_n = 0;
 	if (!push_body(&r, pr) && r.plan.n_profiles) {
 		/* The WAL keeps the request as protobuf, whichever codec the client used. */
@@ -835,7 +870,7 @@ static void ingest_push_any(struct ingest *ing, struct slice tenant, const Push_
 void ingest_push(struct ingest *ing, struct slice tenant, const Push__V1__PushRequest *pr, int64_t now_ns,
 		 struct ingest_result *res)
 {
-	ingest_push_any(ing, tenant, pr, now_ns, false, res);
+	ingest_push_any(ing, tenant, pr, now_ns, false, slice_make("", 0), res);
 }
 
 /* ---- replay --------------------------------------------------------------------------- */
@@ -872,7 +907,7 @@ int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, uint6
 	struct slice s = slice_make(rec, n);
 	uint64_t now;
 	struct slice tenant, query, ct;
-	if (n < 3 || rec[0] != 'E' || rec[1] != 1) {
+	if (n < 3 || rec[0] != 'E' || rec[1] < 1 || rec[1] > REC_VERSION) {
 		snprintf(err, errlen, "unknown WAL record version");
 		return EMBER_ECORRUPT;
 	}
@@ -883,6 +918,17 @@ int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, uint6
 		snprintf(err, errlen, "truncated WAL record header");
 		return EMBER_ECORRUPT;
 	}
+	struct slice ids = slice_make("", 0);
+	if (rec[1] >= 2) {
+		uint64_t n_ids;
+		if (!get_uvarint(&s, &n_ids) || n_ids > REC_MAX_IDS || n_ids * PROFILE_ID_LEN > s.n) {
+			snprintf(err, errlen, "truncated WAL record header");
+			return EMBER_ECORRUPT;
+		}
+		ids = slice_make(s.p, (size_t)n_ids * PROFILE_ID_LEN);
+		s.p += ids.n;
+		s.n -= ids.n;
+	}
 	*skipped = store_wal_covered(ing->store, tenant, segment);
 	if (*skipped)
 		return 0; /* a block already holds it: the segment outlived its cut in a crash */
@@ -892,14 +938,14 @@ int ingest_replay_record(struct ingest *ing, const uint8_t *rec, size_t n, uint6
 			snprintf(err, errlen, "truncated WAL record header");
 			return EMBER_ECORRUPT;
 		}
-		ingest_http_any(ing, tenant, query, ct, s, (int64_t)now, true, &res);
+		ingest_http_any(ing, tenant, query, ct, s, (int64_t)now, true, ids, &res);
 	} else if (kind == REC_PUSH) {
 		Push__V1__PushRequest *pr = push__v1__push_request__unpack(NULL, s.n, s.p);
 		if (!pr) {
 			snprintf(err, errlen, "WAL record holds an invalid PushRequest");
 			return EMBER_ECORRUPT;
 		}
-		ingest_push_any(ing, tenant, pr, (int64_t)now, true, &res);
+		ingest_push_any(ing, tenant, pr, (int64_t)now, true, ids, &res);
 		push__v1__push_request__free_unpacked(pr, NULL);
 	} else {
 		snprintf(err, errlen, "unknown WAL record kind %u", kind);

@@ -1,6 +1,7 @@
 #include <xxhash.h>
 
 #include "ingest/plan.h"
+#include "model/profile_id.h"
 #include "model/profile_type.h"
 
 void ingest_limits_default(struct ingest_limits *lim)
@@ -140,6 +141,32 @@ static size_t group_samples(const struct pprof_profile *p, struct arena *a, stru
 	return n_groups;
 }
 
+/* Per sample of p, the span id of its first `span_id` (or `profile_id`, Pyroscope's older
+ * name, renamed to span_id) string label that is 16 hex digits, 0 = none; NULL when no
+ * sample has one (most profiles), so the head keeps no span triples. */
+static const uint64_t *sample_spans(const struct pprof_profile *p, struct arena *a)
+{
+	uint64_t *spans = NULL;
+	for (size_t i = 0; i < p->n_samples; i++) {
+		const struct pprof_sample *s = &p->samples[i];
+		for (size_t k = 0; k < s->n_labels; k++) {
+			const struct pprof_label *l = &s->labels[k];
+			if (l->str <= 0)
+				continue;
+			struct slice key = pprof_string(p, l->key);
+			uint64_t v;
+			if ((!slice_eq_cstr(key, "span_id") && !slice_eq_cstr(key, "profile_id")) ||
+			    profile_span_parse(pprof_string(p, l->str), &v) || !v)
+				continue;
+			if (!spans)
+				spans = arena_zalloc(a, p->n_samples * sizeof(uint64_t));
+			spans[i] = v;
+			break;
+		}
+	}
+	return spans;
+}
+
 /* A label with an empty value is the same as no label (e.g. __period_type__ of a
  * profile without a period), so it is not stored. */
 static void drop_empty_values(struct labels *ls)
@@ -209,6 +236,7 @@ int ingest_plan_pprof(struct ingest_plan *plan, struct arena *a, const struct pp
 		rc = 0; /* a profile left empty is accepted and stores nothing */
 		goto out;
 	}
+	const uint64_t *spans = sample_spans(p, a);
 	struct head_append_item *items = arena_zalloc(a, n_groups * p->n_sample_types * sizeof(*items));
 	size_t n_items = 0;
 	for (size_t g = 0; g < n_groups; g++) {
@@ -241,6 +269,8 @@ int ingest_plan_pprof(struct ingest_plan *plan, struct arena *a, const struct pp
 			memcpy((uint32_t *)it->samples, groups[g].samples, groups[g].n * sizeof(uint32_t));
 			it->n_samples = groups[g].n;
 			it->scale = 1;
+			it->id = plan->id;
+			it->spans = spans;
 		}
 	}
 	plan_add_source(plan, p, items, n_items);

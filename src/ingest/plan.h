@@ -42,9 +42,13 @@ struct ingest_plan {
 	size_t n_sources, cap_sources;
 	size_t n_profiles;  /* sum of n_items */
 	size_t n_samples;   /* samples kept after normalisation, over all sources */
+	const uint8_t *id;  /* the profile id (16 bytes, in the caller's arena) given to the
+			     * profiles added by the next ingest_plan_pprof calls; NULL = zero */
 };
 
-/** Adds the profiles of p (decoded and validated; its time_nanos already fixed) with
+/** Adds the profiles of p (each with plan->id as its profile id; samples with a `span_id`
+ * string label, or `profile_id`, which is renamed so, of 16 hex digits keep their span id,
+ * see head_append_item.spans; p decoded and validated, its time_nanos already fixed) with
  * series labels `series` (the client's labels including __name__ and service_name; not
  * modified) to plan. `now_ns` and `check_window` apply the ingestion time window
  * (replay skips it). Returns 0 (a profile left with no samples adds nothing),

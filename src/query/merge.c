@@ -44,6 +44,9 @@ struct part_acc {
 };
 
 struct merge_run {
+	const struct merge_request *req;
+	uint8_t (*ids)[HEAD_ID_LEN]; /* sorted profile id filter */
+	uint64_t *spans;             /* sorted span filter */
 	struct part_acc *parts;
 	size_t n_parts, cap_parts;
 	merge_consume_fn fn;
@@ -78,6 +81,48 @@ static void merge_profile(void *ctx, const struct head_profile_view *v)
 			p->values[s] = INT64_MAX;
 	}
 	m->stats.profiles++;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, HEAD_ID_LEN);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The slow path, used only when a filter is set, so merge_profile stays as it was. */
+static void merge_profile_filtered(void *ctx, const struct head_profile_view *v)
+{
+	struct merge_run *m = ctx;
+	const struct merge_request *req = m->req;
+	if (req->n_profile_ids &&
+	    (!v->id || !bsearch(v->id, m->ids, req->n_profile_ids, HEAD_ID_LEN, id_cmp)))
+		return;
+	if (!req->by_spans) {
+		merge_profile(ctx, v);
+		return;
+	}
+	bool any = false;
+	struct part_acc *p = NULL;
+	for (size_t i = 0; i < v->n_spans; i++) {
+		if (!req->n_span_ids || !bsearch(&v->span_ids[i], m->spans, req->n_span_ids, sizeof(uint64_t), u64_cmp))
+			continue;
+		if (!p)
+			p = part_for(m, v->syms);
+		uint32_t s = v->span_stacks[i];
+		if (p->values[s] == 0) {
+			XGROW(p->touched, p->cap_touched, p->n_touched + 1);
+			p->touched[p->n_touched++] = s;
+		}
+		if (__builtin_add_overflow(p->values[s], v->span_values[i], &p->values[s]))
+			p->values[s] = INT64_MAX;
+		any = true;
+	}
+	m->stats.profiles += any;
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -116,12 +161,28 @@ int merge_select(const struct reader *rd, const struct merge_request *req, merge
 	struct selector *sel;
 	if (merge_selector(req->profile_type, req->label_selector, &sel, err, errlen))
 		return EMBER_EINVAL;
-	struct merge_run m = {.fn = fn, .ctx = ctx};
+	struct merge_run m = {.req = req, .fn = fn, .ctx = ctx};
+	head_profile_fn pfn = merge_profile;
+	if (req->n_profile_ids || req->by_spans) {
+		pfn = merge_profile_filtered;
+		if (req->n_profile_ids) {
+			m.ids = xmalloc(req->n_profile_ids * HEAD_ID_LEN);
+			memcpy(m.ids, req->profile_ids, req->n_profile_ids * HEAD_ID_LEN);
+			sort_n(m.ids, req->n_profile_ids, HEAD_ID_LEN, id_cmp);
+		}
+		if (req->n_span_ids) {
+			m.spans = xmalloc(req->n_span_ids * sizeof(uint64_t));
+			memcpy(m.spans, req->span_ids, req->n_span_ids * sizeof(uint64_t));
+			sort_n(m.spans, req->n_span_ids, sizeof(uint64_t), u64_cmp);
+		}
+	}
 	struct head_range r = {req->start_ns, req->end_ns};
 	const struct selector *sels[1] = {sel};
 	for (size_t i = 0; i < req->n_tenants; i++)
-		reader_select_profiles(rd, req->tenants[i], sels, 1, r, merge_profile, merge_done, &m);
+		reader_select_profiles(rd, req->tenants[i], sels, 1, r, pfn, merge_done, &m);
 	free(m.parts);
+	free(m.ids);
+	free(m.spans);
 	selector_free(sel);
 	if (stats)
 		*stats = m.stats;

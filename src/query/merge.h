@@ -18,6 +18,14 @@ struct merge_request {
 	int64_t start_ns, end_ns;   /* inclusive */
 	const struct slice *tenants;
 	size_t n_tenants;
+	/* Optional filters (zero = off). profile_ids: only profiles whose id is one of these
+	 * (HEAD_ID_LEN bytes each). by_spans: merge only the span triples (samples that
+	 * carried a span_id) whose span is in span_ids[0..n_span_ids) (none: nothing). */
+	const uint8_t (*profile_ids)[HEAD_ID_LEN];
+	size_t n_profile_ids;
+	bool by_spans;
+	const uint64_t *span_ids;
+	size_t n_span_ids;
 };
 
 /** One partition's merged stacks: stacks ascending, values > 0. Everything (syms

@@ -52,6 +52,11 @@ struct block_profile_in {
 	const uint32_t *stacks;
 	const int64_t *values;
 	uint32_t n;
+	const uint8_t *id;           /* HEAD_ID_LEN bytes; NULL = all zero */
+	const uint32_t *span_stacks; /* n_spans (stack, value, span) triples sorted by (stack, span) */
+	const int64_t *span_values;
+	const uint64_t *span_ids;
+	uint32_t n_spans;
 };
 
 /** Everything a block is written from. profiles sorted by (series, time). */
@@ -133,6 +138,13 @@ struct block_scan_series {
 	const size_t *starts;
 	const uint32_t *stacks;       /* node ids into syms, ascending per profile */
 	const int64_t *values;
+	const uint8_t *ids;           /* n_profiles x HEAD_ID_LEN bytes (zero in version-1 blocks) */
+	/* profile k's span triples: span_*[span_starts[k] .. + span_counts[k]) */
+	const uint32_t *span_counts;
+	const size_t *span_starts;
+	const uint32_t *span_stacks;
+	const int64_t *span_values;
+	const uint64_t *span_ids;
 };
 
 /** Return 0 to go on; anything else stops block_scan, which returns it. */

@@ -125,8 +125,9 @@ int block__check_file_header(struct slice file, const char *name, const char *ma
 		return EMBER_ECORRUPT;
 	}
 	uint32_t v = get_u32(file.p + 8);
-	if (v != BLOCK_VERSION) {
-		snprintf(err, errlen, "%s: unsupported format version %u (this build reads %d)", name, v, BLOCK_VERSION);
+	if (v < BLOCK_MIN_VERSION || v > BLOCK_VERSION) {
+		snprintf(err, errlen, "%s: unsupported format version %u (this build reads %d to %d)", name, v,
+			 BLOCK_MIN_VERSION, BLOCK_VERSION);
 		return EMBER_EUNSUP;
 	}
 	return 0;

@@ -7,7 +7,8 @@
 #include "store/block.h"
 #include "util/buf.h"
 
-#define BLOCK_VERSION 1
+#define BLOCK_VERSION 2          /* written; 1 (no profile ids, no spans) is still read */
+#define BLOCK_MIN_VERSION 1
 #define BLOCK_FILE_HEADER 16    /* magic[8], u32 version, u32 crc32c of bytes 0..12 */
 #define BLOCK_SECTION_HEADER 12 /* u32 compressed length, u32 raw length, u32 crc32c */
 #define BLOCK_MAX_SECTION (1u << 30) /* raw (decompressed) bytes of one section */
@@ -149,6 +150,13 @@ struct block_series_data {
 	uint32_t *stacks;
 	int64_t *values;
 	size_t n_samples;
+	uint8_t *ids;          /* n x HEAD_ID_LEN (zeros for version 1) */
+	uint32_t *span_counts; /* span triples per profile */
+	size_t *span_starts;
+	uint32_t *span_stacks;
+	int64_t *span_values;
+	uint64_t *span_ids;
+	size_t n_spans;
 };
 
 /** Decodes one series' decompressed profiles section; stack ids must be < n_nodes and
@@ -156,6 +164,11 @@ struct block_series_data {
  * says. Returns 0 or EMBER_ECORRUPT ("profiles: series <i>: <reason>"). */
 int block__parse_series(struct slice raw, uint32_t series, uint64_t n_profiles, uint64_t n_samples,
 			size_t n_nodes, struct block_series_data *out, char *err, size_t errlen) EMBER_WUR;
+/** As block__parse_series (which reads BLOCK_VERSION) for a block of format `version`
+ * (BLOCK_MIN_VERSION..BLOCK_VERSION): version 1 has neither the ids nor the span columns. */
+int block__parse_series_version(struct slice raw, uint32_t version, uint32_t series, uint64_t n_profiles,
+				uint64_t n_samples, size_t n_nodes, struct block_series_data *out, char *err,
+				size_t errlen) EMBER_WUR;
 void block__series_data_release(struct block_series_data *d);
 
 /* ---- where a block's bytes come from --------------------------------------------------- */

@@ -124,9 +124,9 @@ int block_meta_parse(struct slice json, struct block_meta *out, char *err, size_
 		why = "missing version";
 		goto out;
 	}
-	if (v != BLOCK_VERSION) {
-		snprintf(err, errlen, "meta.json: unsupported version %lld (this build reads %d)", (long long)v,
-			 BLOCK_VERSION);
+	if (v < BLOCK_MIN_VERSION || v > BLOCK_VERSION) {
+		snprintf(err, errlen, "meta.json: unsupported version %lld (this build reads %d to %d)", (long long)v,
+			 BLOCK_MIN_VERSION, BLOCK_VERSION);
 		rc = EMBER_EUNSUP;
 		goto out;
 	}

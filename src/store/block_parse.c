@@ -381,11 +381,75 @@ void block__series_data_release(struct block_series_data *d)
 	free(d->starts);
 	free(d->stacks);
 	free(d->values);
+	free(d->ids);
+	free(d->span_counts);
+	free(d->span_starts);
+	free(d->span_stacks);
+	free(d->span_values);
+	free(d->span_ids);
 	memset(d, 0, sizeof(*d));
 }
 
 int block__parse_series(struct slice raw, uint32_t series, uint64_t n_profiles, uint64_t n_samples, size_t n_nodes,
 			struct block_series_data *d, char *err, size_t errlen)
+{
+	return block__parse_series_version(raw, BLOCK_VERSION, series, n_profiles, n_samples, n_nodes, d, err, errlen);
+}
+
+/* Version 2's columns after the values: ids (n x 16 bytes), span counts (n x uvarint),
+ * then per triple: stack delta (uvarint, stacks non-decreasing per profile), span id (8
+ * bytes LE), value (varint). */
+static void parse_ids_spans(struct block_rd *r, size_t n_nodes, struct block_series_data *d)
+{
+	size_t n = d->n;
+	struct slice ids = block__get_bytes(r, n * HEAD_ID_LEN);
+	if (r->why)
+		return;
+	memcpy(d->ids, ids.p, n * HEAD_ID_LEN);
+	d->span_counts = xmalloc(n * sizeof(uint32_t));
+	d->span_starts = xmalloc(n * sizeof(size_t));
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n && !r->why; i++) {
+		uint64_t c = block__get_uvarint(r);
+		/* A triple takes at least 10 bytes: cap the total before allocating. */
+		if (c > UINT32_MAX || c > block_rd_left(r) / 10 || sum + c > block_rd_left(r) / 10) {
+			block__fail(r, "span count exceeds the bytes left");
+			break;
+		}
+		d->span_starts[i] = (size_t)sum;
+		d->span_counts[i] = (uint32_t)c;
+		sum += c;
+	}
+	if (r->why)
+		return;
+	d->n_spans = (size_t)sum;
+	d->span_stacks = xmalloc((sum + 1) * sizeof(uint32_t));
+	d->span_values = xmalloc((sum + 1) * sizeof(int64_t));
+	d->span_ids = xmalloc((sum + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < n && !r->why; i++) {
+		uint64_t prev = 0;
+		for (uint32_t k = 0; k < d->span_counts[i] && !r->why; k++) {
+			size_t at = d->span_starts[i] + k;
+			uint64_t delta = block__get_uvarint(r);
+			if (delta >= n_nodes || prev + delta >= n_nodes) {
+				block__fail(r, "span stack id out of range or not ascending");
+				break;
+			}
+			prev += delta;
+			d->span_stacks[at] = (uint32_t)prev;
+			struct slice b = block__get_bytes(r, 8);
+			uint64_t v = 0;
+			for (int j = 7; j >= 0 && !r->why; j--)
+				v = v << 8 | b.p[j];
+			d->span_ids[at] = v;
+			d->span_values[at] = block__get_varint(r);
+		}
+	}
+}
+
+int block__parse_series_version(struct slice raw, uint32_t version, uint32_t series, uint64_t n_profiles,
+				uint64_t n_samples, size_t n_nodes, struct block_series_data *d, char *err,
+				size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	struct block_rd r = {raw.p, raw.p + raw.n, NULL};
@@ -439,6 +503,9 @@ int block__parse_series(struct slice raw, uint32_t series, uint64_t n_profiles, 
 	}
 	for (size_t i = 0; i < n_samples && !r.why; i++)
 		d->values[i] = block__get_varint(&r);
+	d->ids = xcalloc(n, HEAD_ID_LEN);
+	if (!r.why && version >= 2)
+		parse_ids_spans(&r, n_nodes, d);
 	if (!r.why && r.p != r.end)
 		block__fail(&r, "trailing bytes");
 	d->n_samples = n_samples;

@@ -511,8 +511,8 @@ static int load_series(struct block *b, uint32_t i, const struct symbols **syms,
 	b->stats.profile_bytes += s->len;
 	pthread_mutex_unlock(&b->lock);
 	if (!rc)
-		rc = block__parse_series(slice_make(raw.p, raw.n), i, s->n_profiles, s->n_samples, (*syms)->n_nodes, d,
-					 err, errlen);
+		rc = block__parse_series_version(slice_make(raw.p, raw.n), b->meta.version, i, s->n_profiles,
+						 s->n_samples, (*syms)->n_nodes, d, err, errlen);
 	if (!rc && (d->times[0] != s->min_t || d->times[d->n - 1] != s->max_t)) {
 		snprintf(err, errlen, "profiles: series %u: times differ from the index's range", i);
 		block__series_data_release(d);
@@ -600,6 +600,13 @@ long block_select_profiles(struct block *b, const struct selector *const *sels, 
 			v.stacks = d.stacks + d.starts[k];
 			v.values = d.values + d.starts[k];
 			v.n = d.counts[k];
+			v.id = d.ids + k * HEAD_ID_LEN;
+			v.n_spans = d.span_counts ? d.span_counts[k] : 0;
+			if (v.n_spans) {
+				v.span_stacks = d.span_stacks + d.span_starts[k];
+				v.span_values = d.span_values + d.span_starts[k];
+				v.span_ids = d.span_ids + d.span_starts[k];
+			}
 			fn(ctx, &v);
 			visited++;
 		}
@@ -721,6 +728,12 @@ int block_scan(struct block *b, block_scan_fn fn, void *ctx, char *err, size_t e
 			.starts = d.starts,
 			.stacks = d.stacks,
 			.values = d.values,
+			.ids = d.ids,
+			.span_counts = d.span_counts,
+			.span_starts = d.span_starts,
+			.span_stacks = d.span_stacks,
+			.span_values = d.span_values,
+			.span_ids = d.span_ids,
 		};
 		rc = fn(ctx, &v);
 		block__series_data_release(&d);

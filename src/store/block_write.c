@@ -61,6 +61,12 @@ static int check_source(const struct block_source *src, char *err, size_t errlen
 				return EMBER_EINVAL;
 			}
 		}
+		for (uint32_t k = 0; k < p->n_spans; k++) {
+			if (p->span_stacks[k] >= n_nodes || (k && p->span_stacks[k] < p->span_stacks[k - 1])) {
+				snprintf(err, errlen, "block: profile %zu: span stack ids not sorted or out of range", i);
+				return EMBER_EINVAL;
+			}
+		}
 	}
 	return 0;
 }
@@ -137,6 +143,23 @@ static void encode_series(const struct block_profile_in *p, size_t n, struct buf
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t k = 0; k < p[i].n; k++)
 			put_varint(b, p[i].values[k]);
+	static const uint8_t zero[HEAD_ID_LEN];
+	for (size_t i = 0; i < n; i++)
+		buf_append(b, p[i].id ? p[i].id : zero, HEAD_ID_LEN);
+	for (size_t i = 0; i < n; i++)
+		buf_append_uvarint(b, p[i].n_spans);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t prev = 0;
+		for (uint32_t k = 0; k < p[i].n_spans; k++) {
+			buf_append_uvarint(b, p[i].span_stacks[k] - prev);
+			prev = p[i].span_stacks[k];
+			uint8_t le[8];
+			for (int j = 0; j < 8; j++)
+				le[j] = (uint8_t)(p[i].span_ids[k] >> (8 * j));
+			buf_append(b, le, 8);
+			put_varint(b, p[i].span_values[k]);
+		}
+	}
 }
 
 /* ---- index --------------------------------------------------------------------------- */

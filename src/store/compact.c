@@ -31,6 +31,9 @@ struct mprof {
 	int64_t time, total;
 	size_t off; /* into merge.stacks / merge.values */
 	uint64_t hash;
+	uint8_t id[HEAD_ID_LEN];
+	uint32_t n_spans;
+	size_t span_off; /* into merge.sp_* */
 };
 
 /* Source id -> merged id, per table, for one partition of the source being read. */
@@ -52,6 +55,10 @@ struct merge {
 	uint32_t *stacks;
 	int64_t *values;
 	size_t n_samples, cap_stacks, cap_values;
+	uint32_t *sp_stacks; /* span triples of every profile */
+	int64_t *sp_values;
+	uint64_t *sp_ids;
+	size_t n_sp, cap_sp_stacks, cap_sp_values, cap_sp_ids;
 	/* the source being read */
 	struct remap *rm;
 	size_t n_rm;
@@ -211,6 +218,44 @@ static int pair_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct sp_triple {
+	uint32_t stack;
+	uint64_t span;
+	int64_t value;
+};
+
+static int sp_cmp(const void *a, const void *b)
+{
+	const struct sp_triple *x = a, *y = b;
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	return x->span < y->span ? -1 : x->span > y->span;
+}
+
+/* Appends profile k's span triples, remapped and sorted again by (stack, span), to the
+ * merge's span arrays; returns their number. */
+static uint32_t remap_spans(struct merge *m, struct remap *r, const struct block_scan_series *s, size_t k)
+{
+	uint32_t n = s->span_counts[k];
+	size_t at = s->span_starts[k];
+	struct sp_triple *t = xmalloc((n + 1) * sizeof(*t));
+	for (uint32_t i = 0; i < n; i++)
+		t[i] = (struct sp_triple){map_node(m, r, s->span_stacks[at + i]), s->span_ids[at + i],
+					  s->span_values[at + i]};
+	sort_n(t, n, sizeof(*t), sp_cmp);
+	XGROW(m->sp_stacks, m->cap_sp_stacks, m->n_sp + n + 1);
+	XGROW(m->sp_values, m->cap_sp_values, m->n_sp + n + 1);
+	XGROW(m->sp_ids, m->cap_sp_ids, m->n_sp + n + 1);
+	for (uint32_t i = 0; i < n; i++) {
+		m->sp_stacks[m->n_sp + i] = t[i].stack;
+		m->sp_ids[m->n_sp + i] = t[i].span;
+		m->sp_values[m->n_sp + i] = t[i].value;
+	}
+	m->n_sp += n;
+	free(t);
+	return n;
+}
+
 static int scan_series(void *ctx, const struct block_scan_series *s)
 {
 	struct merge *m = ctx;
@@ -247,10 +292,21 @@ static int scan_series(void *ctx, const struct block_scan_series *s)
 		}
 		XXH3_64bits_update(&hs, m->stacks + m->n_samples, u * sizeof(uint32_t));
 		XXH3_64bits_update(&hs, m->values + m->n_samples, u * sizeof(int64_t));
+		uint32_t ns = s->span_counts ? s->span_counts[k] : 0;
+		size_t span_off = m->n_sp;
+		if (ns) {
+			ns = remap_spans(m, r, s, k);
+			XXH3_64bits_update(&hs, m->sp_stacks + span_off, ns * sizeof(uint32_t));
+			XXH3_64bits_update(&hs, m->sp_ids + span_off, ns * sizeof(uint64_t));
+			XXH3_64bits_update(&hs, m->sp_values + span_off, ns * sizeof(int64_t));
+		}
+		XXH3_64bits_update(&hs, s->ids + k * HEAD_ID_LEN, HEAD_ID_LEN);
 		XGROW(m->profs, m->cap_profs, m->n_profs + 1);
-		m->profs[m->n_profs++] = (struct mprof){.series = series, .n = u, .time = s->times[k],
-							.total = s->totals[k], .off = m->n_samples,
-							.hash = XXH3_64bits_digest(&hs)};
+		struct mprof *mp = &m->profs[m->n_profs++];
+		*mp = (struct mprof){.series = series, .n = u, .time = s->times[k], .total = s->totals[k],
+				     .off = m->n_samples, .hash = XXH3_64bits_digest(&hs), .n_spans = ns,
+				     .span_off = span_off};
+		memcpy(mp->id, s->ids + k * HEAD_ID_LEN, HEAD_ID_LEN);
 		m->n_samples += u;
 		m->profiles_in++;
 	}
@@ -278,6 +334,20 @@ static int prof_cmp(const void *a, const void *b, void *ctx)
 	for (uint32_t i = 0; i < x->n; i++)
 		if (m->values[x->off + i] != m->values[y->off + i])
 			return m->values[x->off + i] < m->values[y->off + i] ? -1 : 1;
+	/* The id and the span triples are content too: only true copies are dropped. */
+	if ((c = memcmp(x->id, y->id, HEAD_ID_LEN)) != 0)
+		return c;
+	if (x->n_spans != y->n_spans)
+		return x->n_spans < y->n_spans ? -1 : 1;
+	for (uint32_t i = 0; i < x->n_spans; i++) {
+		size_t i1 = x->span_off + i, i2 = y->span_off + i;
+		if (m->sp_stacks[i1] != m->sp_stacks[i2])
+			return m->sp_stacks[i1] < m->sp_stacks[i2] ? -1 : 1;
+		if (m->sp_ids[i1] != m->sp_ids[i2])
+			return m->sp_ids[i1] < m->sp_ids[i2] ? -1 : 1;
+		if (m->sp_values[i1] != m->sp_values[i2])
+			return m->sp_values[i1] < m->sp_values[i2] ? -1 : 1;
+	}
 	return 0;
 }
 
@@ -400,7 +470,12 @@ int compact_blocks(struct block *const *srcs, size_t n, const struct compact_opt
 		const struct mprof *p = &m.profs[i];
 		profiles[i] = (struct block_profile_in){.series = p->series, .time_ns = p->time, .total = p->total,
 							.stacks = m.stacks + p->off, .values = m.values + p->off,
-							.n = p->n};
+							.n = p->n, .id = p->id, .n_spans = p->n_spans};
+		if (p->n_spans) {
+			profiles[i].span_stacks = m.sp_stacks + p->span_off;
+			profiles[i].span_values = m.sp_values + p->span_off;
+			profiles[i].span_ids = m.sp_ids + p->span_off;
+		}
 	}
 	struct block_source src = {
 		.tenant = tenant,
@@ -435,6 +510,9 @@ out:
 	free(m.profs);
 	free(m.stacks);
 	free(m.values);
+	free(m.sp_stacks);
+	free(m.sp_values);
+	free(m.sp_ids);
 	free(m.chain);
 	free(m.lines);
 	free(m.pairs);

@@ -11,6 +11,11 @@ struct head_profile {
 	uint32_t n;
 	uint32_t *stacks; /* ascending node ids */
 	int64_t *values;
+	uint8_t id[HEAD_ID_LEN];
+	uint32_t n_spans; /* (stack, value, span) triples sorted by (stack, span); arrays in the arena */
+	uint32_t *span_stacks;
+	int64_t *span_values;
+	uint64_t *span_ids;
 };
 
 struct head_series {
@@ -381,6 +386,66 @@ static uint32_t sample_stack(struct head *h, struct import *im, uint32_t *cache,
 	return cache[k] = node;
 }
 
+struct span_triple {
+	uint32_t stack;
+	uint64_t span;
+	int64_t value;
+};
+
+static int span_triple_cmp(const void *a, const void *b)
+{
+	const struct span_triple *x = a, *y = b;
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	return x->span < y->span ? -1 : x->span > y->span;
+}
+
+/* The samples of it that carry a span id, as (stack, value, span) triples sorted by
+ * (stack, span) with repeats summed; the summed pairs of p are not touched. */
+static void append_spans(struct head *h, struct head_tenant *t, struct import *im, uint32_t *stack_cache,
+			 const struct head_append_item *it, struct head_profile *p)
+{
+	const struct pprof_profile *src = im->src;
+	struct span_triple *tr = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t k = 0; k < it->n_samples; k++) {
+		uint64_t span = it->spans[it->samples[k]];
+		const struct pprof_sample *s = &src->samples[it->samples[k]];
+		if (!span || it->value_index >= s->n_values)
+			continue;
+		int64_t v = s->values[it->value_index];
+		if (v <= 0)
+			continue;
+		if (it->scale != 1 && __builtin_mul_overflow(v, it->scale, &v))
+			v = INT64_MAX;
+		XGROW(tr, cap, n + 1);
+		tr[n++] = (struct span_triple){sample_stack(h, im, stack_cache, it->samples[k]), span, v};
+	}
+	sort_n(tr, n, sizeof(*tr), span_triple_cmp);
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (m && tr[m - 1].stack == tr[k].stack && tr[m - 1].span == tr[k].span) {
+			if (__builtin_add_overflow(tr[m - 1].value, tr[k].value, &tr[m - 1].value))
+				tr[m - 1].value = INT64_MAX;
+		} else {
+			tr[m++] = tr[k];
+		}
+	}
+	if (m) {
+		p->n_spans = (uint32_t)m;
+		p->span_stacks = arena_alloc(&t->mem, m * sizeof(uint32_t));
+		p->span_values = arena_alloc(&t->mem, m * sizeof(int64_t));
+		p->span_ids = arena_alloc(&t->mem, m * sizeof(uint64_t));
+		for (size_t k = 0; k < m; k++) {
+			p->span_stacks[k] = tr[k].stack;
+			p->span_values[k] = tr[k].value;
+			p->span_ids[k] = tr[k].span;
+		}
+		t->profile_bytes += m * (sizeof(uint32_t) + 2 * sizeof(int64_t));
+	}
+	free(tr);
+}
+
 static void append_one(struct head *h, struct head_tenant *t, struct import *im, uint32_t *stack_cache,
 		       uint32_t series_id, const struct head_append_item *it)
 {
@@ -422,6 +487,10 @@ static void append_one(struct head *h, struct head_tenant *t, struct import *im,
 	}
 	p.total = total;
 	free(sv);
+	if (it->id)
+		memcpy(p.id, it->id, HEAD_ID_LEN);
+	if (it->spans)
+		append_spans(h, t, im, stack_cache, it, &p);
 
 	struct head_series *s = &t->series[series_id];
 	XGROW(s->profiles, s->cap_profiles, s->n_profiles + 1);
@@ -610,6 +679,11 @@ static void series_cb_profiles(void *ctx, const struct head_tenant *t, const str
 		v.stacks = p->stacks;
 		v.values = p->values;
 		v.n = p->n;
+		v.id = p->id;
+		v.span_stacks = p->span_stacks;
+		v.span_values = p->span_values;
+		v.span_ids = p->span_ids;
+		v.n_spans = p->n_spans;
 		c->pfn(c->ctx, &v);
 		c->profiles++;
 	}
@@ -755,7 +829,23 @@ int head_snapshot(struct head *h, struct slice tenant, int64_t min_ns, int64_t m
 				memcpy(st, p->stacks, p->n * sizeof(uint32_t));
 				memcpy(va, p->values, p->n * sizeof(int64_t));
 			}
-			s->profiles[np++] = (struct block_profile_in){(uint32_t)ns, p->time_ns, p->total, st, va, p->n};
+			struct block_profile_in *bp = &s->profiles[np++];
+			*bp = (struct block_profile_in){(uint32_t)ns, p->time_ns, p->total, st, va, p->n};
+			uint8_t *id = arena_alloc(&s->mem, HEAD_ID_LEN);
+			memcpy(id, p->id, HEAD_ID_LEN);
+			bp->id = id;
+			if (p->n_spans) {
+				uint32_t *ss = arena_alloc(&s->mem, p->n_spans * sizeof(uint32_t));
+				int64_t *sv = arena_alloc(&s->mem, p->n_spans * sizeof(int64_t));
+				uint64_t *si = arena_alloc(&s->mem, p->n_spans * sizeof(uint64_t));
+				memcpy(ss, p->span_stacks, p->n_spans * sizeof(uint32_t));
+				memcpy(sv, p->span_values, p->n_spans * sizeof(int64_t));
+				memcpy(si, p->span_ids, p->n_spans * sizeof(uint64_t));
+				bp->span_stacks = ss;
+				bp->span_values = sv;
+				bp->span_ids = si;
+				bp->n_spans = p->n_spans;
+			}
 		}
 		if (np == first)
 			continue;

@@ -25,7 +25,13 @@ struct head_append_item {
 	const uint32_t *samples;
 	size_t n_samples;
 	int64_t scale; /* each value is multiplied by this (1 = as is) */
+	const uint8_t *id;     /* 16 bytes: the profile id (a UUID), copied; NULL = all zero */
+	const uint64_t *spans; /* NULL, or per sample of src (indexed like src->samples) its span
+				* id, 0 = none: samples with a span are also kept as (stack,
+				* value, span) triples beside the summed pairs */
 };
+
+#define HEAD_ID_LEN 16
 
 struct head_limits {
 	size_t max_stack_depth;   /* deeper stacks keep the root-most frames (1000) */
@@ -74,6 +80,13 @@ struct head_profile_view {
 	const int64_t *values;
 	size_t n;
 	const struct symbols *syms;
+	const uint8_t *id; /* HEAD_ID_LEN bytes; all zero = no id (a version-1 block) */
+	/* The samples that carried a span id: (stack, value, span) triples sorted by (stack,
+	 * span), counted in stacks/values above too. n_spans 0 for most profiles. */
+	const uint32_t *span_stacks;
+	const int64_t *span_values;
+	const uint64_t *span_ids;
+	size_t n_spans;
 };
 
 typedef void (*head_profile_fn)(void *ctx, const struct head_profile_view *p);

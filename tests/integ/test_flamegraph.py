@@ -288,13 +288,16 @@ with Server(*flags) as s:
     c.eq(r.get("tree", ""), "", "empty TREE is zero bytes")
     r = s.connect("SelectMergeSpanProfile", {"profileTypeID": tid, "labelSelector": "{}", "start": "1", "end": FAR,
                                              "spanSelector": ["0123456789abcdef"]})
-    c.eq(r["flamegraph"]["names"], ["total"], "SelectMergeSpanProfile: no span ids kept -> empty")
+    c.eq(r["flamegraph"]["names"], ["total"], "SelectMergeSpanProfile: no sample has that span -> empty")
     r = s.connect(SMS, {"profileTypeID": tid, "labelSelector": "{}", "start": "1", "end": FAR,
                         "spanSelector": ["0123456789abcdef"]})
-    c.eq(r["flamegraph"]["names"], ["total"], "SelectMergeStacktraces with a span selector -> empty")
+    c.eq(r["flamegraph"]["names"], ["total"], "SelectMergeStacktraces with an unknown span -> empty")
     r = s.connect(SMS, {"profileTypeID": tid, "labelSelector": "{}", "start": "1", "end": FAR,
-                        "profileIdSelector": ["x"]}, expect=501)
-    c.true("not supported" in r["message"], "profile_id_selector -> 501")
+                        "profileIdSelector": ["x"]}, expect=400)
+    c.true("not a UUID" in r["message"], "malformed profile_id_selector -> 400")
+    r = s.connect(SMS, {"profileTypeID": tid, "labelSelector": "{}", "start": "1", "end": FAR,
+                        "traceIdSelector": ["x"]}, expect=501)
+    c.true("not supported" in r["message"], "trace_id_selector -> 501")
 
     # 5. Diff of two time ranges: the cpu profiles, one service, split by their times.
     cpu = sorted(glob.glob(os.path.join(TESTDATA, "go", "svc-cpu-*.pb.gz")))[:2]

@@ -10,6 +10,7 @@
 #include "objstore/objstore.h"
 #include "query/ftree.h"
 #include "store/block.h"
+#include "store/compact.h"
 #include "store/block_internal.h"
 #include "util/crc32c.h"
 #include "util/gzip.h"
@@ -932,7 +933,7 @@ static void test_meta_roundtrip(void **state)
 		assert_int_equal(block_meta_parse(slice_cstr(bad[i]), &p, err, sizeof(err)), EMBER_ECORRUPT);
 		assert_true(strncmp(err, "meta.json: ", 11) == 0);
 	}
-	const char *future = "{\"ulid\":\"01ARYZ6S41TSV4RRFFQ69G5FAV\",\"version\":2}";
+	const char *future = "{\"ulid\":\"01ARYZ6S41TSV4RRFFQ69G5FAV\",\"version\":3}";
 	assert_int_equal(block_meta_parse(slice_cstr(future), &p, err, sizeof(err)), EMBER_EUNSUP);
 }
 
@@ -1083,6 +1084,123 @@ static void test_go_storage_size(void **state)
 	measure_go(60); /* the same profiles again and again: what repetition buys */
 }
 
+
+/* ---- profile ids and span triples --------------------------------------------------- */
+
+/* Adds S1 (4 samples) with id byte pattern `idb` and spans {7, 0, 7, 9}: samples 0 and 2
+ * are span 7 (values 30 and 7), sample 3 span 9 (value 11), sample 1 none. */
+static void add_spans(struct head *h, uint8_t idb, int64_t t)
+{
+	struct arena a;
+	arena_init(&a, 0);
+	struct labels ls = {0};
+	labels_set(&ls, &a, slice_cstr("__name__"), slice_cstr("process_cpu"));
+	labels_set(&ls, &a, slice_cstr("__profile_type__"), slice_cstr(TYPE));
+	labels_set(&ls, &a, slice_cstr("service_name"), slice_cstr("svc"));
+	labels_sort(&ls);
+	struct pprof_builder b;
+	struct pprof_profile *p = make_profile(&b, S1, EMBER_ARRAY_LEN(S1));
+	uint32_t idx[4] = {0, 1, 2, 3};
+	uint64_t spans[4] = {7, 0, 7, 9};
+	uint8_t id[HEAD_ID_LEN];
+	memset(id, idb, sizeof(id));
+	struct head_append_item it = {.labels = &ls, .time_ns = t, .samples = idx, .n_samples = 4, .scale = 1,
+				      .id = id, .spans = spans};
+	assert_int_equal(head_append(h, slice_cstr("t"), p, &it, 1), 0);
+	pprof_builder_release(&b);
+	arena_release(&a);
+}
+
+struct span_seen {
+	size_t profiles;
+	uint8_t ids[4];     /* first byte of each profile's id */
+	int64_t total;      /* of the summed pairs */
+	int64_t by_span[10];
+	size_t n_spans;
+};
+
+static void on_span_view(void *ctx, const struct head_profile_view *v)
+{
+	struct span_seen *s = ctx;
+	assert_non_null(v->id);
+	if (s->profiles < 4)
+		s->ids[s->profiles] = v->id[0];
+	s->profiles++;
+	s->total += v->total;
+	for (size_t i = 0; i < v->n_spans; i++) {
+		assert_true(v->span_ids[i] < 10);
+		assert_true(v->span_stacks[i] < v->syms->n_nodes);
+		if (i)
+			assert_true(v->span_stacks[i] >= v->span_stacks[i - 1]);
+		s->by_span[v->span_ids[i]] += v->span_values[i];
+	}
+	s->n_spans += v->n_spans;
+}
+
+static void test_ids_spans_roundtrip(void **state)
+{
+	(void)state;
+	struct head_limits lim = {1000, 65535, 0};
+	struct head *h = head_new(&lim);
+	add_spans(h, 0xab, 1000);
+	struct span_seen hs = {0};
+	head_select_profiles(h, slice_cstr("t"), NULL, 0, ALL, on_span_view, &hs);
+	assert_int_equal(hs.profiles, 1);
+	assert_int_equal(hs.ids[0], 0xab);
+	assert_int_equal(hs.total, 30 + 5 + 7 + 11); /* the summed pairs are unchanged */
+	assert_int_equal(hs.n_spans, 3);
+	assert_int_equal(hs.by_span[7], 37);
+	assert_int_equal(hs.by_span[9], 11);
+	assert_int_equal(hs.by_span[0], 0);
+
+	char *dir = tmpdir(), path[512], path2[512], err[256] = "";
+	struct block_meta meta, meta2;
+	write_block(h, "t", dir, &meta, path, sizeof(path));
+	assert_int_equal(meta.version, 2);
+	struct block *b, *b2;
+	assert_int_equal(block_open(path, &b, err, sizeof(err)), 0);
+	struct span_seen bs = {0};
+	assert_true(block_select_profiles(b, NULL, 0, ALL, on_span_view, NULL, &bs, err, sizeof(err)) == 1);
+	assert_memory_equal(&bs, &hs, sizeof(bs));
+	assert_int_equal(block_verify(path, err, sizeof(err)), 0);
+
+	/* A second block: the same profile (same id) and one with another id. Compaction
+	 * drops the true copy and keeps the other, spans and ids carried. */
+	head_free(h);
+	h = head_new(&lim);
+	add_spans(h, 0xab, 1000);
+	add_spans(h, 0xcd, 1000);
+	write_block(h, "t", dir, &meta2, path2, sizeof(path2));
+	assert_int_equal(block_open(path2, &b2, err, sizeof(err)), 0);
+	struct block *srcs[2] = {b, b2};
+	struct compact_options o = {.dir = dir};
+	struct block_meta cm;
+	struct compact_stats st;
+	if (compact_blocks(srcs, 2, &o, &cm, &st, err, sizeof(err)))
+		fail_msg("compact: %s", err);
+	assert_int_equal(st.profiles_in, 3);
+	assert_int_equal(st.profiles_out, 2);
+	char cpath[512];
+	snprintf(cpath, sizeof(cpath), "%s/%s", dir, cm.ulid);
+	struct block *c;
+	assert_int_equal(block_open(cpath, &c, err, sizeof(err)), 0);
+	struct span_seen cs = {0};
+	assert_true(block_select_profiles(c, NULL, 0, ALL, on_span_view, NULL, &cs, err, sizeof(err)) == 2);
+	assert_int_equal(cs.ids[0] ^ cs.ids[1], 0xab ^ 0xcd);
+	assert_int_equal(cs.n_spans, 6);
+	assert_int_equal(cs.by_span[7], 74);
+	assert_int_equal(cs.by_span[9], 22);
+	block_close(c);
+	block_close(b);
+	block_close(b2);
+	block_meta_release(&meta);
+	block_meta_release(&meta2);
+	block_meta_release(&cm);
+	head_free(h);
+	rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1091,7 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_ulid),              cmocka_unit_test(test_bad_sources),
 		cmocka_unit_test(test_go_storage_size),    cmocka_unit_test(test_concurrent_readers),
 		cmocka_unit_test(test_remote_roundtrip),  cmocka_unit_test(test_remote_corruption),
-		cmocka_unit_test(test_remote_concurrent_readers),
+		cmocka_unit_test(test_remote_concurrent_readers), cmocka_unit_test(test_ids_spans_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 """Memory (performance.md): server RSS after ingesting 1,000 active series for 10 minutes at
-10 s intervals (60,000 Go CPU profiles), and WAL replay time of what that wrote. Prints one
+10 s intervals, and WAL replay time of what that wrote. The real Go CPU profiles split into 5
+series per pod (the `endpoint` sample label) and 2 per sample type, so 100 pods make 1,000
+series (BENCH_SERIES pods). Prints one
 line per figure and appends them to bench/RESULTS.md."""
 import gzip
 import http.client
@@ -16,7 +18,7 @@ from lib import Server, TESTDATA  # noqa: E402
 from benchlib import record  # noqa: E402
 from query_bench_data import with_time  # noqa: E402
 
-SERIES = int(os.environ.get("BENCH_SERIES", "1000"))
+SERIES = int(os.environ.get("BENCH_SERIES", "100"))
 STEPS = int(os.environ.get("BENCH_STEPS", "60"))
 srcs = [gzip.decompress(open(os.path.join(TESTDATA, "go", f"svc-cpu-{i}.pb.gz"), "rb").read()) for i in range(4)]
 base = int(time.time()) - STEPS * 10 - 60

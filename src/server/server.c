@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "server/config.h"
 #include "server/overrides.h"
+#include "server/replay.h"
 #include "server/server.h"
 #include "server/version.h"
 #include "util/log.h"
@@ -18,27 +19,6 @@ static void on_signal(int sig)
 	(void)sig;
 	if (running)
 		http_server_stop(running);
-}
-
-struct replay_ctx {
-	struct ingest *ingest;
-	uint64_t applied, skipped, in_blocks;
-};
-
-static int replay_one(void *ctx, const uint8_t *rec, size_t n, uint64_t lsn)
-{
-	struct replay_ctx *rc = ctx;
-	char err[600];
-	bool in_block = false;
-	if (ingest_replay_record(rc->ingest, rec, n, wal_lsn_segment(lsn), &in_block, err, sizeof(err))) {
-		log_warn("msg=\"skipping WAL record\" lsn=%llu reason=\"%s\"", (unsigned long long)lsn, err);
-		rc->skipped++;
-	} else if (in_block) {
-		rc->in_blocks++;
-	} else {
-		rc->applied++;
-	}
-	return 0;
 }
 
 /* The background cutter: every few seconds, cuts the head into blocks when it is old or
@@ -254,15 +234,15 @@ int server_main(int argc, char **argv)
 	/* Replay before serving: /ready says 503 until the head holds every acknowledged profile. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct replay_ctx rctx = {.ingest = ingest};
-	rc = wal_replay(wal, replay_one, &rctx);
+	struct replay_stats rst;
+	rc = replay_wal(wal, ingest, 0, &rst);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc) {
 		log_error("msg=\"WAL replay failed\" err=\"%s\"", ember_strerror(rc));
 		goto out;
 	}
 	log_info("msg=\"WAL replayed\" records=%llu already_in_blocks=%llu skipped=%llu seconds=%.3f",
-		 (unsigned long long)rctx.applied, (unsigned long long)rctx.in_blocks, (unsigned long long)rctx.skipped,
+		 (unsigned long long)rst.applied, (unsigned long long)rst.in_blocks, (unsigned long long)rst.skipped,
 		 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	cutter.store = store;
 	cutter_started = pthread_create(&cutter_thread, NULL, cutter_main, &cutter) == 0;

@@ -16,6 +16,7 @@ struct api *api_new(const struct api_deps *deps)
 	api->requests = metrics_histogram(api->metrics, "ember_request_duration_seconds",
 					  "Time spent serving HTTP requests, by route and status.", labels,
 					  metrics_default_buckets, METRICS_DEFAULT_BUCKETS_N);
+	api__register_stat_metrics(api);
 	return api;
 }
 
@@ -24,6 +25,7 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	metrics_free(api->metrics);
+	free(api->stat_ctx);
 	free(api);
 }
 

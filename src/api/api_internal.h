@@ -14,7 +14,11 @@ struct api {
 	struct metrics *metrics;
 	struct metric *requests;  /* ember_request_duration_seconds{route,status} */
 	int ready;                /* atomic */
+	struct stat_metric_ctx *stat_ctx; /* callback contexts of the server's figures */
 };
+
+/** Registers the server's figures (ingest, WAL, store) as callback metrics (api_system.c). */
+void api__register_stat_metrics(struct api *api);
 
 /** The tenants a request acts for: one for writes; reads accept "a|b". Strings point
  * into the request (arena). */

@@ -29,74 +29,113 @@ void api_flush(struct api *api, struct http_request *req, struct http_response *
 	http_response_set_body(resp, "text/plain; charset=utf-8", "flushed\n", 8);
 }
 
-/* Values the registry reads at scrape time. */
-static void write_gauge(struct buf *b, const char *name, const char *type, const char *help, double v)
+/* The server's own figures, read by the registry at scrape time: one table row per
+ * metric, naming the stats struct it comes from and the field within it. */
+enum stat_source { FROM_INGEST, FROM_WAL, FROM_STORE };
+enum stat_width { W_U64, W_SIZE };
+
+struct stat_metric {
+	const char *name, *help;
+	bool counter;
+	enum stat_source source;
+	size_t offset;
+	enum stat_width width;
+};
+
+#define INGEST(f) FROM_INGEST, offsetof(struct ingest_stats, f), W_U64
+#define WAL(f) FROM_WAL, offsetof(struct wal_stats, f), W_U64
+#define STORE(f, w) FROM_STORE, offsetof(struct store_stats, f), w
+
+static const struct stat_metric stat_metrics[] = {
+	{"ember_ingest_requests_total", "Ingest requests (/ingest and Push) that succeeded.", true, INGEST(requests_ok)},
+	{"ember_ingest_requests_failed_total", "Ingest requests refused with an error.", true, INGEST(requests_failed)},
+	{"ember_ingested_profiles_total", "Profiles stored (one per sample type and series).", true, INGEST(profiles)},
+	{"ember_ingested_samples_total", "Samples stored after normalisation.", true, INGEST(samples)},
+	{"ember_ingested_bytes_total", "Request body bytes received by ingest.", true, INGEST(bytes_received)},
+	{"ember_ingested_decompressed_bytes_total", "Profile bytes after decompression.", true,
+	 INGEST(bytes_decompressed)},
+	{"ember_wal_appended_bytes_total", "Bytes appended to the WAL.", true, WAL(bytes_appended)},
+	{"ember_wal_records_total", "Records appended to the WAL.", true, WAL(records)},
+	{"ember_wal_syncs_total", "fdatasync calls made by WAL group commits.", true, WAL(syncs)},
+	{"ember_wal_segments", "WAL segment files on disk.", false, WAL(segments)},
+	{"ember_wal_size_bytes", "Bytes in all WAL segments.", false, WAL(total_size)},
+	{"ember_head_tenants", "Tenants with data in the head.", false, STORE(head.tenants, W_SIZE)},
+	{"ember_head_series", "Series in the head.", false, STORE(head.series, W_SIZE)},
+	{"ember_head_profiles", "Profiles in the head.", false, STORE(head.profiles, W_SIZE)},
+	{"ember_head_samples", "(stack, value) pairs in the head.", false, STORE(head.samples, W_SIZE)},
+	{"ember_head_symbol_bytes", "Approximate bytes of the head's symbol tables.", false,
+	 STORE(head.symbol_bytes, W_SIZE)},
+	{"ember_head_profile_bytes", "Approximate bytes of the head's profile data.", false,
+	 STORE(head.profile_bytes, W_SIZE)},
+	{"ember_blocks", "Blocks queries read from.", false, STORE(blocks, W_SIZE)},
+	{"ember_block_profiles", "Profiles stored in blocks.", false, STORE(block_profiles, W_SIZE)},
+	{"ember_block_symbols_cache_bytes",
+	 "Bytes of block symbol tables loaded in memory (-blocks.symbols-cache-max-bytes).", false,
+	 STORE(block_cache_bytes, W_SIZE)},
+	{"ember_head_flushes_total", "Head cuts that made their blocks durable.", true, STORE(flushes, W_U64)},
+	{"ember_head_flush_failures_total", "Head cuts that failed (retried later).", true,
+	 STORE(flush_failures, W_U64)},
+	{"ember_compactions_total", "Compactions that produced a block.", true, STORE(compactions, W_U64)},
+	{"ember_compaction_failures_total", "Compactions that failed (retried next round).", true,
+	 STORE(compaction_failures, W_U64)},
+	{"ember_blocks_marked_for_deletion_total", "Blocks marked for deletion (compacted away or past retention).",
+	 true, STORE(blocks_marked, W_U64)},
+	{"ember_blocks_deleted_total", "Blocks deleted after the deletion delay.", true, STORE(blocks_deleted, W_U64)},
+	{"ember_corrupt_blocks_total", "Blocks found damaged at load or in a query (skipped; see the log).", true,
+	 STORE(corrupt_blocks, W_U64)},
+};
+
+struct stat_metric_ctx {
+	struct api *api;
+	const struct stat_metric *def;
+};
+
+static double stat_metric_value(void *ctx)
 {
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+	const struct stat_metric_ctx *c = ctx;
+	union {
+		struct ingest_stats ingest;
+		struct wal_stats wal;
+		struct store_stats store;
+	} u;
+	switch (c->def->source) {
+	case FROM_INGEST:
+		ingest_stats(c->api->d.ingest, &u.ingest);
+		break;
+	case FROM_WAL:
+		wal_stats(c->api->d.wal, &u.wal);
+		break;
+	case FROM_STORE:
+		store_stats(c->api->d.store, &u.store);
+		break;
+	}
+	const char *field = (const char *)&u + c->def->offset;
+	if (c->def->width == W_SIZE)
+		return (double)*(const size_t *)field;
+	return (double)*(const uint64_t *)field;
+}
+
+void api__register_stat_metrics(struct api *api)
+{
+	api->stat_ctx = xcalloc(EMBER_ARRAY_LEN(stat_metrics), sizeof(*api->stat_ctx));
+	for (size_t i = 0; i < EMBER_ARRAY_LEN(stat_metrics); i++) {
+		const struct stat_metric *d = &stat_metrics[i];
+		if (d->source == FROM_WAL && !api->d.wal)
+			continue;
+		api->stat_ctx[i].api = api;
+		api->stat_ctx[i].def = d;
+		if (d->counter)
+			metrics_counter_func(api->metrics, d->name, d->help, stat_metric_value, &api->stat_ctx[i]);
+		else
+			metrics_gauge_func(api->metrics, d->name, d->help, stat_metric_value, &api->stat_ctx[i]);
+	}
 }
 
 void api_metrics(struct api *api, struct http_request *req, struct http_response *resp)
 {
 	(void)req;
-	struct buf *b = &resp->body;
-	b->n = 0;
-	metrics_write(api->metrics, b);
-	struct ingest_stats is;
-	ingest_stats(api->d.ingest, &is);
-	write_gauge(b, "ember_ingest_requests_total", "counter", "Ingest requests (/ingest and Push) that succeeded.",
-		    (double)is.requests_ok);
-	write_gauge(b, "ember_ingest_requests_failed_total", "counter", "Ingest requests refused with an error.",
-		    (double)is.requests_failed);
-	write_gauge(b, "ember_ingested_profiles_total", "counter",
-		    "Profiles stored (one per sample type and series).", (double)is.profiles);
-	write_gauge(b, "ember_ingested_samples_total", "counter", "Samples stored after normalisation.",
-		    (double)is.samples);
-	write_gauge(b, "ember_ingested_bytes_total", "counter", "Request body bytes received by ingest.",
-		    (double)is.bytes_received);
-	write_gauge(b, "ember_ingested_decompressed_bytes_total", "counter",
-		    "Profile bytes after decompression.", (double)is.bytes_decompressed);
-	if (api->d.wal) {
-		struct wal_stats ws;
-		wal_stats(api->d.wal, &ws);
-		write_gauge(b, "ember_wal_appended_bytes_total", "counter", "Bytes appended to the WAL.",
-			    (double)ws.bytes_appended);
-		write_gauge(b, "ember_wal_records_total", "counter", "Records appended to the WAL.",
-			    (double)ws.records);
-		write_gauge(b, "ember_wal_syncs_total", "counter", "fdatasync calls made by WAL group commits.",
-			    (double)ws.syncs);
-		write_gauge(b, "ember_wal_segments", "gauge", "WAL segment files on disk.", (double)ws.segments);
-		write_gauge(b, "ember_wal_size_bytes", "gauge", "Bytes in all WAL segments.", (double)ws.total_size);
-	}
-	struct store_stats ss;
-	store_stats(api->d.store, &ss);
-	const struct head_stats hs = ss.head;
-	write_gauge(b, "ember_head_tenants", "gauge", "Tenants with data in the head.", (double)hs.tenants);
-	write_gauge(b, "ember_head_series", "gauge", "Series in the head.", (double)hs.series);
-	write_gauge(b, "ember_head_profiles", "gauge", "Profiles in the head.", (double)hs.profiles);
-	write_gauge(b, "ember_head_samples", "gauge", "(stack, value) pairs in the head.", (double)hs.samples);
-	write_gauge(b, "ember_head_symbol_bytes", "gauge", "Approximate bytes of the head's symbol tables.",
-		    (double)hs.symbol_bytes);
-	write_gauge(b, "ember_head_profile_bytes", "gauge", "Approximate bytes of the head's profile data.",
-		    (double)hs.profile_bytes);
-	write_gauge(b, "ember_blocks", "gauge", "Blocks queries read from.", (double)ss.blocks);
-	write_gauge(b, "ember_block_profiles", "gauge", "Profiles stored in blocks.", (double)ss.block_profiles);
-	write_gauge(b, "ember_block_symbols_cache_bytes", "gauge",
-		    "Bytes of block symbol tables loaded in memory (-blocks.symbols-cache-max-bytes).",
-		    (double)ss.block_cache_bytes);
-	write_gauge(b, "ember_head_flushes_total", "counter", "Head cuts that made their blocks durable.",
-		    (double)ss.flushes);
-	write_gauge(b, "ember_head_flush_failures_total", "counter", "Head cuts that failed (retried later).",
-		    (double)ss.flush_failures);
-	write_gauge(b, "ember_compactions_total", "counter", "Compactions that produced a block.",
-		    (double)ss.compactions);
-	write_gauge(b, "ember_compaction_failures_total", "counter", "Compactions that failed (retried next round).",
-		    (double)ss.compaction_failures);
-	write_gauge(b, "ember_blocks_marked_for_deletion_total", "counter",
-		    "Blocks marked for deletion (compacted away or past retention).", (double)ss.blocks_marked);
-	write_gauge(b, "ember_blocks_deleted_total", "counter", "Blocks deleted after the deletion delay.",
-		    (double)ss.blocks_deleted);
-	write_gauge(b, "ember_corrupt_blocks_total", "counter",
-		    "Blocks found damaged at load or in a query (skipped; see the log).", (double)ss.corrupt_blocks);
+	resp->body.n = 0;
+	metrics_write(api->metrics, &resp->body);
 	resp->content_type = METRICS_CONTENT_TYPE;
 }
 

@@ -125,7 +125,7 @@ $(BUILD)/libember.a: $(LIB_OBJ)
 $(BUILD)/ember: $(BUILD)/obj/cli/main.o $(BUILD)/libember.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libember.a tests/unit/testutil.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libember.a tests/unit/testutil.h $(wildcard tests/unit/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -DTESTDATA_DIR='"$(TESTDATA)"' -DUI_DIR='"$(abspath $(UI_DIR))"' $(LDFLAGS) -o $@ $< $(BUILD)/libember.a -lcmocka $(LDLIBS)
 

@@ -1,34 +1,11 @@
 #include "testutil.h"
 
-#include "query/ftree.h"
-#include "store/reader.h"
+#include "query_testlib.h"
 
-/* Queries read through a struct reader; these tests read a bare head. */
-static const struct reader *rd_of(struct head *h)
-{
-	static struct reader r;
-	r = reader_of_head(h);
-	return &r;
-}
+#include "query/ftree.h"
+
 
 static const char *TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
-
-static void add(struct head *h, const char *tenant, const char *service, const struct pprof_profile *p, int64_t t)
-{
-	struct arena a;
-	arena_init(&a, 0);
-	struct labels ls = {0};
-	labels_set(&ls, &a, slice_cstr("__name__"), slice_cstr("process_cpu"));
-	labels_set(&ls, &a, slice_cstr("__profile_type__"), slice_cstr(TYPE));
-	labels_set(&ls, &a, slice_cstr("service_name"), slice_cstr(service));
-	labels_sort(&ls);
-	uint32_t idx[16];
-	for (size_t i = 0; i < p->n_samples; i++)
-		idx[i] = (uint32_t)i;
-	struct head_append_item it = {.labels = &ls, .time_ns = t, .samples = idx, .n_samples = p->n_samples, .scale = 1};
-	assert_int_equal(head_append(h, slice_cstr(tenant), p, &it, 1), 0);
-	arena_release(&a);
-}
 
 /* main -> work -> (spin inlined into hot) ; main -> 0x4000 in libfoo.so */
 static struct pprof_profile *build(struct pprof_builder *b)
@@ -70,10 +47,10 @@ static void test_merge_and_tree(void **state)
 	struct head *h = head_new(&lim);
 	struct pprof_builder b;
 	struct pprof_profile *p = build(&b);
-	add(h, "t", "api", p, 100);
-	add(h, "t", "api", p, 200);
-	add(h, "t", "db", p, 300);
-	add(h, "other", "api", p, 100);
+	head_add(h, "t", "api", p, 100);
+	head_add(h, "t", "api", p, 200);
+	head_add(h, "t", "db", p, 300);
+	head_add(h, "other", "api", p, 100);
 
 	struct slice tenants[] = {slice_cstr("t")};
 	struct merge_request req = {TYPE, "{service_name=\"api\"}", 0, 1000, tenants, 1};

@@ -1,35 +1,17 @@
 #include "testutil.h"
 
+#include "query_testlib.h"
+
 #include "query/callsite.h"
 #include "query/pprof_export.h"
-#include "store/reader.h"
 
-/* Queries read through a struct reader; these tests read a bare head. */
-static const struct reader *rd_of(struct head *h)
-{
-	static struct reader r;
-	r = reader_of_head(h);
-	return &r;
-}
 
 static const char *TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 #define MS 1000000LL
 
 static void add(struct head *h, const char *service, const struct pprof_profile *p, int64_t t)
 {
-	struct arena a;
-	arena_init(&a, 0);
-	struct labels ls = {0};
-	labels_set(&ls, &a, slice_cstr("__name__"), slice_cstr("process_cpu"));
-	labels_set(&ls, &a, slice_cstr("__profile_type__"), slice_cstr(TYPE));
-	labels_set(&ls, &a, slice_cstr("service_name"), slice_cstr(service));
-	labels_sort(&ls);
-	uint32_t idx[16];
-	for (size_t i = 0; i < p->n_samples; i++)
-		idx[i] = (uint32_t)i;
-	struct head_append_item it = {.labels = &ls, .time_ns = t, .samples = idx, .n_samples = p->n_samples, .scale = 1};
-	assert_int_equal(head_append(h, slice_cstr("t"), p, &it, 1), 0);
-	arena_release(&a);
+	head_add(h, "t", service, p, t);
 }
 
 /* Service "api": main -> work -> (spin inlined into hot) 30; main -> work 5;
